@@ -1,0 +1,32 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/actorscope serve --demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	mkdir -p .lint && ln -sfn .. .lint/actorscope
+	MYPYPATH=.lint $(BIN)/mypy -p actorscope.protocol -p actorscope.engine -p actorscope.server
+
+bench: $(STAMP)
+	$(BIN)/python bench/protocol.py
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/server.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .lint

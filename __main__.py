@@ -1,0 +1,5 @@
+"""Entry point for ``python -m actorscope``."""
+
+from actorscope.server.cli import main
+
+raise SystemExit(main())

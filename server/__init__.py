@@ -1,0 +1,1 @@
+"""The asyncio server: actors, the inspector WebSocket endpoint, the HTTP API and the CLI."""
