@@ -1,0 +1,149 @@
+"""The one façade both inspector transports call (PROTOCOL.md §6 and §8).
+
+The HTTP API and the WebSocket inspector never reach into actors directly:
+they call an ``ActorInspector``, so the two can never disagree about what a
+request means. Refusals are ``InspectorError`` (``server/errors.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+import attrs
+
+from actorscope.engine import HistorySnapshot
+
+__all__ = [
+    "ActorDirectory",
+    "ActorInspector",
+    "ConnectionInfo",
+    "ConnectionsChanged",
+    "CredentialClass",
+    "HistoryChanged",
+    "InspectorEvent",
+    "QueueChanged",
+    "QueueInfo",
+    "QueueMessageInfo",
+    "StateChanged",
+    "TraceResult",
+]
+
+#: Which kind of credential let a caller in; audit records keep this, never the token.
+CredentialClass = Literal["server", "actor", "dev"]
+
+
+@attrs.frozen
+class ConnectionInfo:
+    id: str
+    details: Any
+
+
+@attrs.frozen
+class QueueMessageInfo:
+    id: int
+    name: str
+    created_at_ms: int
+
+
+@attrs.frozen
+class QueueInfo:
+    size: int
+    max_size: int
+    messages: list[QueueMessageInfo]
+    truncated: bool
+
+
+@attrs.frozen
+class TraceResult:
+    otlp: dict[str, Any]
+    clamped: bool
+
+
+@attrs.frozen
+class StateChanged:
+    state: Any
+
+
+@attrs.frozen
+class ConnectionsChanged:
+    connections: list[ConnectionInfo]
+
+
+@attrs.frozen
+class QueueChanged:
+    size: int
+
+
+@attrs.frozen
+class HistoryChanged:
+    history: HistorySnapshot
+
+
+InspectorEvent = StateChanged | ConnectionsChanged | QueueChanged | HistoryChanged
+
+
+class ActorInspector(Protocol):
+    """What an inspector may see and do with one actor instance."""
+
+    @property
+    def actor_id(self) -> str: ...
+    @property
+    def is_state_enabled(self) -> bool: ...
+    @property
+    def is_database_enabled(self) -> bool: ...
+    @property
+    def is_workflow_enabled(self) -> bool: ...
+
+    def state(self) -> Any:
+        """The current state value, or ``None`` when state is not enabled."""
+
+    async def patch_state(self, value: Any) -> None:
+        """Replace the state; raises ``state_not_enabled``."""
+
+    def connections(self) -> list[ConnectionInfo]: ...
+
+    def rpcs(self) -> list[str]:
+        """Action names, sorted."""
+
+    async def call_action(self, name: str, args: list[Any]) -> Any:
+        """Run an action as the inspector; raises ``action_not_found``."""
+
+    async def queue_status(self, limit: int) -> QueueInfo: ...
+
+    async def traces(self, start_ms: int, end_ms: int, limit: int) -> TraceResult: ...
+
+    async def workflow_history(self) -> HistorySnapshot | None:
+        """``None`` when the actor has no workflow."""
+
+    async def replay(
+        self, entry_id: str | None, *, credential: CredentialClass, transport: str
+    ) -> HistorySnapshot:
+        """Rewind through ``replay_from_step``; engine refusals become ``InspectorError``."""
+
+    async def database_schema(self) -> Any:
+        """Raises ``database_not_enabled``."""
+
+    async def database_rows(self, table: str, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Raises ``database_not_enabled`` / ``table_not_found``."""
+
+    def subscribe(self, listener: Callable[[InspectorEvent], None]) -> Callable[[], None]:
+        """Call ``listener`` on every change; returns the unsubscribe function.
+
+        Listeners run synchronously in the event loop and must not block: a
+        transport puts the event on its own bounded queue.
+        """
+
+
+class ActorDirectory(Protocol):
+    """Finds actors and checks inspector credentials (PROTOCOL.md §6 "Auth")."""
+
+    @property
+    def dev_mode(self) -> bool:
+        """True when auth is off (``--dev`` with no server-wide token)."""
+
+    def get(self, actor_id: str) -> ActorInspector | None: ...
+
+    def authorize(self, actor_id: str, token: str | None) -> CredentialClass | None:
+        """The credential class ``token`` grants for ``actor_id`` (constant-time
+        comparisons), or ``None``. In dev mode every caller gets ``"dev"``."""
