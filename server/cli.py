@@ -1,12 +1,20 @@
-"""The ``actorscope`` command: one sub-command per job, each in its own module."""
+"""The ``actorscope`` command: one sub-command per job, each in its own module.
+
+Each module named in ``_COMMANDS`` exposes ``register(subparsers)``, which adds
+its sub-parser and sets ``handler`` (a callable taking the parsed args and
+returning the exit code) with ``set_defaults``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
+
+_COMMANDS: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="actorscope",
         description="Durable actors and workflows with a live RivetKit-compatible inspector.",
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMANDS:
+        importlib.import_module(f".{name}", __package__).register(subparsers)
     return parser
 
 
@@ -24,5 +34,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    handler = args.handler
-    return int(handler(args))
+    return int(args.handler(args))
