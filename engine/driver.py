@@ -1,0 +1,147 @@
+"""The storage driver interface the engine writes its history through.
+
+ENGINE.md "Storage": the engine talks to a per-workflow key-value driver with
+``get``, ``set``, ``delete``, ``list(prefix)`` (sorted by key bytes),
+``delete_prefix``, an atomic ``batch`` and one alarm per workflow.  One driver
+instance is one workflow's namespace (ARCHITECTURE.md, ``actorscope.engine``).
+
+Keys and values are ``bytes``.  The batch operations are small frozen
+records (:class:`Set`, :class:`Delete`, :class:`DeletePrefix`) so the engine
+can build the whole write set of one operation and hand it over at once: a
+crash at any instant must leave the history before or after that operation,
+never half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol, TypeAlias, runtime_checkable
+
+import attrs
+
+__all__ = [
+    "BatchOp",
+    "Delete",
+    "DeletePrefix",
+    "Driver",
+    "Set",
+    "check_ops",
+    "prefix_successor",
+]
+
+
+@attrs.frozen
+class Set:
+    """Write ``value`` under ``key`` (replacing any previous value)."""
+
+    key: bytes
+    value: bytes
+
+
+@attrs.frozen
+class Delete:
+    """Remove ``key``; removing a missing key is not an error."""
+
+    key: bytes
+
+
+@attrs.frozen
+class DeletePrefix:
+    """Remove every key that starts with ``prefix`` (``b""`` removes all)."""
+
+    prefix: bytes
+
+
+BatchOp: TypeAlias = Set | Delete | DeletePrefix
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """One workflow's key-value namespace plus its alarm.
+
+    Every method is a coroutine so that drivers backed by I/O fit the same
+    shape as the in-memory one.  ``batch`` is atomic: either every op is
+    applied or, if it raises, none is.
+    """
+
+    async def get(self, key: bytes) -> bytes | None:
+        """Return the value stored under ``key``, or ``None``."""
+        ...
+
+    async def set(self, key: bytes, value: bytes) -> None:
+        """Store ``value`` under ``key``."""
+        ...
+
+    async def delete(self, key: bytes) -> None:
+        """Remove ``key`` if present."""
+        ...
+
+    async def list(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        """Return ``(key, value)`` pairs whose key starts with ``prefix``,
+        sorted by key bytes (unsigned, lexicographic)."""
+        ...
+
+    async def delete_prefix(self, prefix: bytes) -> None:
+        """Remove every key starting with ``prefix``."""
+        ...
+
+    async def batch(self, ops: Iterable[BatchOp]) -> None:
+        """Apply ``ops`` in order, atomically (all or nothing)."""
+        ...
+
+    async def set_alarm(self, at_ms: int) -> None:
+        """Persist the workflow's wake-up time (epoch milliseconds)."""
+        ...
+
+    async def clear_alarm(self) -> None:
+        """Remove the workflow's alarm, if any."""
+        ...
+
+    async def get_alarm(self) -> int | None:
+        """Return the persisted alarm (epoch milliseconds), or ``None``."""
+        ...
+
+
+def check_ops(ops: Iterable[BatchOp]) -> tuple[BatchOp, ...]:
+    """Materialize ``ops`` and check every op before any is applied.
+
+    Drivers call this first so that a malformed op anywhere in a batch makes
+    the whole batch fail without touching storage (atomicity).
+
+    Raises:
+        TypeError: an op is not a batch op, or a key/value is not ``bytes``.
+    """
+    checked = tuple(ops)
+    for op in checked:
+        match op:
+            case Set(key=key, value=value):
+                _check_bytes("key", key)
+                _check_bytes("value", value)
+            case Delete(key=key):
+                _check_bytes("key", key)
+            case DeletePrefix(prefix=prefix):
+                _check_bytes("prefix", prefix)
+            case _:
+                raise TypeError(f"not a batch op: {op!r}")
+    return checked
+
+
+def prefix_successor(prefix: bytes) -> bytes | None:
+    """Return the smallest byte string greater than every key with ``prefix``.
+
+    Trailing ``0xff`` bytes cannot be incremented, so they are dropped and the
+    byte before them is incremented (``b"a\\xff" -> b"b"``).  Returns ``None``
+    when there is no upper bound (empty prefix or all ``0xff``): the range is
+    then open-ended.
+    """
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes((stripped[-1] + 1,))
+
+
+def _check_bytes(what: str, value: object) -> None:
+    # bytearray/memoryview would compare and hash differently from bytes in
+    # the stores; insist on bytes so every driver behaves the same.
+    if type(value) is not bytes:
+        raise TypeError(f"batch {what} must be bytes, got {type(value).__name__}")
