@@ -1,0 +1,236 @@
+"""Storage layout: driver keys and the byte encoding of every record.
+
+Key layout inside one workflow's driver namespace (all ASCII; numbers are
+fixed-width decimal so that byte order is numeric order and a range of
+sequence numbers can be deleted with a handful of ``DeletePrefix`` ops)::
+
+    w               workflow record   [state, output, error, wake_at]
+    i               workflow input    (MessagePack of the input value)
+    n/<8 digits>    name registry     (UTF-8 name; index = the number)
+    e/<12 digits>   entry by creation sequence number
+    m/<12 digits>   entry metadata, same number as its entry
+    q/<12 digits>   pending queue message by message id
+    k/seq k/msg k/att  high-water counters (only ever grow)
+    ah/<8 digits>   replay attempt header; ab/<8 digits> its archived entries
+
+Records are MessagePack arrays (compact, fast); user values are MessagePack
+too (ARCHITECTURE.md: "User values ... are stored MessagePack-encoded").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from .driver import DeletePrefix
+from .model import (
+    BranchState,
+    BranchStatus,
+    Entry,
+    EntryKind,
+    EntryMetadata,
+    EntryStatus,
+    JoinKind,
+    Location,
+    LoopKind,
+    LoopMarker,
+    MessageKind,
+    RaceKind,
+    RemovedKind,
+    RollbackCheckpointKind,
+    Segment,
+    SleepKind,
+    SleepState,
+    StepKind,
+    WorkflowRecord,
+    WorkflowState,
+)
+
+__all__ = [
+    "ATTEMPT_BODY",
+    "ATTEMPT_HEAD",
+    "COUNTER_ATTEMPT",
+    "COUNTER_MSG",
+    "COUNTER_SEQ",
+    "ENTRY",
+    "INPUT",
+    "META",
+    "NAME",
+    "QUEUE",
+    "WORKFLOW",
+    "decode_entry",
+    "decode_meta",
+    "decode_record",
+    "decode_value",
+    "encode_entry",
+    "encode_meta",
+    "encode_record",
+    "encode_value",
+    "int_key",
+    "key_number",
+    "range_from_ops",
+]
+
+WORKFLOW = b"w"
+INPUT = b"i"
+NAME = b"n/"
+ENTRY = b"e/"
+META = b"m/"
+QUEUE = b"q/"
+COUNTER_SEQ = b"k/seq"
+COUNTER_MSG = b"k/msg"
+COUNTER_ATTEMPT = b"k/att"
+ATTEMPT_HEAD = b"ah/"
+ATTEMPT_BODY = b"ab/"
+
+_WIDTH = {NAME: 8, ENTRY: 12, META: 12, QUEUE: 12, ATTEMPT_HEAD: 8, ATTEMPT_BODY: 8}
+
+
+def int_key(prefix: bytes, number: int) -> bytes:
+    """``prefix`` followed by ``number`` in fixed-width decimal."""
+    return prefix + str(number).zfill(_WIDTH[prefix]).encode()
+
+
+def key_number(key: bytes, prefix: bytes) -> int:
+    """The number at the end of a key built by :func:`int_key`."""
+    return int(key[len(prefix) :])
+
+
+def range_from_ops(prefix: bytes, start: int, last: int) -> list[DeletePrefix]:
+    """``DeletePrefix`` ops removing every ``prefix`` key numbered ``start`` or more.
+
+    A decimal range ``[start, ∞)`` is the union of the key ``start`` itself
+    and, for each digit position, the prefixes with a larger digit there;
+    prefixes whose smallest number exceeds ``last`` (the highest number in
+    use) are skipped, so a discard is a few dozen ops instead of one per key.
+    """
+    width = _WIDTH[prefix]
+    digits = str(start).zfill(width)
+    ops = [DeletePrefix(prefix + digits.encode())]
+    for pos in range(width - 1, -1, -1):
+        for digit in range(int(digits[pos]) + 1, 10):
+            head = digits[:pos] + str(digit)
+            if int(head.ljust(width, "0")) > last:
+                break
+            ops.append(DeletePrefix(prefix + head.encode()))
+    return ops
+
+
+def encode_value(value: object) -> bytes:
+    """MessagePack bytes of a user value (raises ``TypeError`` if it has none)."""
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def decode_value(data: bytes) -> Any:
+    """The user value of MessagePack bytes (lists for arrays, str keys kept)."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+def _encode_location(location: Location) -> list[object]:
+    return [[seg.loop, seg.iteration] if isinstance(seg, LoopMarker) else seg for seg in location]
+
+
+def _decode_location(raw: list[Any]) -> Location:
+    segs: list[Segment] = [
+        seg if isinstance(seg, int) else LoopMarker(seg[0], seg[1]) for seg in raw
+    ]
+    return tuple(segs)
+
+
+def _encode_branches(branches: dict[str, BranchStatus]) -> dict[str, list[object]]:
+    return {name: [b.status.value, b.output, b.error] for name, b in branches.items()}
+
+
+def _decode_branches(raw: dict[str, list[Any]]) -> dict[str, BranchStatus]:
+    return {name: BranchStatus(BranchState(s), o, e) for name, (s, o, e) in raw.items()}
+
+
+def _encode_kind(kind: EntryKind) -> list[object]:
+    match kind:
+        case StepKind(output=output, error=error):
+            return [0, output, error]
+        case LoopKind(state=state, iteration=iteration, output=output):
+            return [1, state, iteration, output]
+        case SleepKind(deadline=deadline, state=state):
+            return [2, deadline, state.value]
+        case MessageKind(name=name, message_data=data):
+            return [3, name, data]
+        case RollbackCheckpointKind(name=name):
+            return [4, name]
+        case JoinKind(branches=branches):
+            return [5, _encode_branches(branches)]
+        case RaceKind(winner=winner, branches=branches):
+            return [6, winner, _encode_branches(branches)]
+        case RemovedKind(original_type=original_type, original_name=original_name):
+            return [7, original_type, original_name]
+    raise TypeError(f"not an entry kind: {kind!r}")
+
+
+def _decode_kind(raw: list[Any]) -> EntryKind:
+    match raw[0]:
+        case 0:
+            return StepKind(raw[1], raw[2])
+        case 1:
+            return LoopKind(raw[1], raw[2], raw[3])
+        case 2:
+            return SleepKind(raw[1], SleepState(raw[2]))
+        case 3:
+            return MessageKind(raw[1], raw[2])
+        case 4:
+            return RollbackCheckpointKind(raw[1])
+        case 5:
+            return JoinKind(_decode_branches(raw[1]))
+        case 6:
+            return RaceKind(raw[1], _decode_branches(raw[2]))
+        case 7:
+            return RemovedKind(raw[1], raw[2])
+    raise ValueError(f"unknown entry kind tag {raw[0]!r}")
+
+
+def encode_entry(entry: Entry) -> bytes:
+    return msgpack.packb(
+        [entry.id, _encode_location(entry.location), _encode_kind(entry.kind)],
+        use_bin_type=True,
+    )
+
+
+def decode_entry(data: bytes, seq: int) -> Entry:
+    entry_id, location, kind = msgpack.unpackb(data, raw=False, use_list=True)
+    return Entry(entry_id, _decode_location(location), _decode_kind(kind), seq)
+
+
+_STATUSES = tuple(EntryStatus)
+_STATUS_INDEX = {status: i for i, status in enumerate(_STATUSES)}
+
+
+def encode_meta(meta: EntryMetadata) -> bytes:
+    return msgpack.packb(
+        [
+            _STATUS_INDEX[meta.status],
+            meta.error,
+            meta.attempts,
+            meta.last_attempt_at,
+            meta.created_at,
+            meta.completed_at,
+            meta.rollback_completed_at,
+            meta.rollback_error,
+        ],
+        use_bin_type=True,
+    )
+
+
+def decode_meta(data: bytes) -> EntryMetadata:
+    status, *rest = msgpack.unpackb(data, raw=False)
+    return EntryMetadata(_STATUSES[status], *rest)
+
+
+def encode_record(record: WorkflowRecord) -> bytes:
+    return msgpack.packb(
+        [record.state.value, record.output, record.error, record.wake_at], use_bin_type=True
+    )
+
+
+def decode_record(data: bytes) -> WorkflowRecord:
+    state, output, error, wake_at = msgpack.unpackb(data, raw=False)
+    return WorkflowRecord(WorkflowState(state), output, error, wake_at)

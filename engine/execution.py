@@ -1,0 +1,152 @@
+"""Per-run executor state, the control-flow signals, and the in-process registry.
+
+* :class:`Execution` is what one run of a workflow carries around: the live
+  history, the clock, which locations this run has visited (name reuse and
+  determinism checks), the rollback callbacks the code registered, and which
+  step callbacks are executing right now.
+* :class:`Suspend` unwinds a run that must wait (a sleep, a retry backoff, a
+  queue message): the run ends with state SLEEPING (ENGINE.md "Failure,
+  retry, sleep"). :class:`Stopped` unwinds a run asked to stop at the next
+  operation boundary (a replay or ``WorkflowRunner.stop``). Both derive from
+  ``BaseException`` so a workflow's ``except Exception`` cannot swallow them.
+* The registry maps (workflow id, driver) to the active run so that
+  ``replay_from_step`` can refuse while a callback executes (ENGINE.md replay
+  rule 5) and otherwise stop the live run before rewinding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+
+from .clock import Clock
+from .driver import Driver
+from .errors import WorkflowBusy
+from .model import Location
+from .paths import format_location
+from .store import HistoryStore
+
+__all__ = [
+    "Execution",
+    "Slot",
+    "Stopped",
+    "Suspend",
+    "active_execution",
+    "claim",
+    "describe_error",
+    "is_step_executing",
+]
+
+
+class Suspend(BaseException):
+    """The run must wait until ``wake_at`` (epoch ms; ``None``: until a message)."""
+
+    def __init__(self, wake_at: int | None) -> None:
+        super().__init__(wake_at)
+        self.wake_at = wake_at
+
+    @classmethod
+    def earliest(cls, suspends: Iterable[Suspend]) -> Suspend:
+        times = [s.wake_at for s in suspends if s.wake_at is not None]
+        return cls(min(times) if times else None)
+
+
+class Stopped(BaseException):
+    """The run was asked to stop before its next durable operation."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """The error text recorded in history for an exception."""
+    text = str(exc)
+    if isinstance(exc, TimeoutError) and not text:
+        return "timed out"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Execution:
+    """The state of one run of one workflow."""
+
+    def __init__(
+        self, workflow_id: str, store: HistoryStore, clock: Clock, env: Any = None
+    ) -> None:
+        self.workflow_id = workflow_id
+        self.store = store
+        self.clock = clock
+        self.env = env
+        self.visited: set[Location] = set()
+        self.cursors: dict[Location, int] = {}
+        self.rollbacks: dict[Location, Callable[[Any], Any]] = {}
+        self.executing: set[Location] = set()
+        self.stop_requested = False
+
+    def check_stop(self) -> None:
+        if self.stop_requested:
+            raise Stopped()
+
+    def path(self, location: Location) -> str:
+        return format_location(self.store.names, location)
+
+    def executing_paths(self) -> list[str]:
+        return [self.path(loc) for loc in self.executing]
+
+
+@attrs.define
+class Slot:
+    """The registry's record for one (workflow id, driver) pair."""
+
+    driver: Driver
+    lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+    running: bool = False
+    execution: Execution | None = None
+    users: int = 0
+
+
+_SLOTS: dict[tuple[str, int], Slot] = {}
+
+
+def active_execution(workflow_id: str, driver: Driver) -> Execution | None:
+    """The run of this workflow active in this process, if any."""
+    slot = _SLOTS.get((workflow_id, id(driver)))
+    return None if slot is None else slot.execution
+
+
+def is_step_executing(workflow_id: str, driver: Driver) -> bool:
+    """Whether a step (or rollback) callback of this workflow executes right now."""
+    execution = active_execution(workflow_id, driver)
+    return execution is not None and bool(execution.executing)
+
+
+@asynccontextmanager
+async def claim(workflow_id: str, driver: Driver, *, run: bool) -> AsyncIterator[Slot]:
+    """Hold the workflow's slot: runs and replays of one workflow never overlap.
+
+    Raises:
+        WorkflowBusy: ``run`` is true and another run is active.
+    """
+    key = (workflow_id, id(driver))
+    slot = _SLOTS.get(key)
+    if slot is None:
+        slot = _SLOTS[key] = Slot(driver)
+    if run and slot.running:
+        raise WorkflowBusy(workflow_id)
+    slot.users += 1
+    try:
+        async with slot.lock:
+            if run:
+                if slot.running:
+                    raise WorkflowBusy(workflow_id)
+                slot.running = True
+            try:
+                yield slot
+            finally:
+                if run:
+                    slot.running = False
+                    slot.execution = None
+    finally:
+        slot.users -= 1
+        if slot.users == 0 and _SLOTS.get(key) is slot:
+            del _SLOTS[key]

@@ -1,0 +1,186 @@
+"""Running a workflow: ``run_workflow``, ``RunResult`` and ``load_history``.
+
+One call runs the workflow function from the top against the recorded
+history: completed operations return their recorded results, new ones do
+their work and are recorded. The run ends when the function returns
+(COMPLETED), raises (ROLLING_BACK, then FAILED) or has to wait (SLEEPING,
+with the wake time persisted in the workflow record in the same batch and
+mirrored to the driver alarm). A later call with the same workflow id and
+driver resumes it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias
+
+import attrs
+
+from .clock import Clock, SystemClock
+from .codec import decode_value, encode_value
+from .context import WorkflowContext
+from .driver import Driver
+from .errors import DuplicateNameError, HistoryDivergedError
+from .execution import Execution, Stopped, Suspend, claim, describe_error
+from .model import EntryStatus, RollbackCheckpointKind, StepKind, WorkflowRecord, WorkflowState
+from .snapshot import HistorySnapshot
+from .store import HistoryListener, HistoryStore
+
+__all__ = ["TERMINAL_STATES", "RunResult", "WorkflowFn", "load_history", "run_workflow"]
+
+WorkflowFn: TypeAlias = Callable[[WorkflowContext, Any], Awaitable[Any]]
+
+# States in which a run does nothing until a replay rewinds the workflow.
+TERMINAL_STATES = frozenset(
+    {WorkflowState.COMPLETED, WorkflowState.FAILED, WorkflowState.CANCELLED}
+)
+
+
+@attrs.frozen
+class RunResult:
+    """How one run ended.
+
+    Attributes:
+        state: ``"completed"``, ``"sleeping"``, ``"failed"``, … (``WorkflowState``);
+            ``"running"`` means the run was stopped early (a replay or
+            ``WorkflowRunner.stop``) and the workflow continues on the next run.
+        output: the workflow's return value (when completed).
+        error: the error text (when failed).
+        wake_at: when a sleeping workflow wants to run again (epoch ms);
+            ``None`` while it waits only for a queue message.
+    """
+
+    state: WorkflowState
+    output: Any = None
+    error: str | None = None
+    wake_at: int | None = None
+
+
+def _result(record: WorkflowRecord) -> RunResult:
+    output = decode_value(record.output) if record.output is not None else None
+    return RunResult(record.state, output, record.error, record.wake_at)
+
+
+async def load_history(driver: Driver) -> HistorySnapshot:
+    """The workflow's persisted history (entries, metadata, workflow record)."""
+    return (await HistoryStore.load(driver)).snapshot()
+
+
+async def run_workflow(
+    workflow_id: str,
+    fn: WorkflowFn,
+    input: Any,
+    driver: Driver,
+    *,
+    clock: Clock | None = None,
+    env: Any = None,
+    on_history_updated: HistoryListener | None = None,
+) -> RunResult:
+    """Run (or resume) a workflow once.
+
+    Args:
+        workflow_id: names the workflow in this process (runs and replays of
+            one id and driver never overlap).
+        fn: ``async def fn(ctx, input)``.
+        input: used on the first run only; later runs reuse the stored input.
+        driver: the workflow's storage namespace.
+        clock: time source (tests inject a ``ManualClock``).
+        env: any object, exposed to the workflow as ``ctx.env``.
+        on_history_updated: called with a snapshot after every history write.
+
+    Raises:
+        HistoryDivergedError, DuplicateNameError: the code does not match its
+            history; nothing is written and the workflow keeps its state.
+        WorkflowBusy: another run of this workflow is active.
+    """
+    clock = clock or SystemClock()
+    async with claim(workflow_id, driver, run=True) as slot:
+        store = await HistoryStore.load(driver)
+        if on_history_updated is not None:
+            store.listeners.append(on_history_updated)
+        execution = Execution(workflow_id, store, clock, env)
+        slot.execution = execution
+        return await _execute(execution, fn, input)
+
+
+async def _execute(ex: Execution, fn: WorkflowFn, input: Any) -> RunResult:
+    store = ex.store
+    if store.record.state in TERMINAL_STATES:
+        return _result(store.record)
+    if store.input_raw is None:
+        # ENGINE.md: the input is persisted on the first run and reused.
+        store.set_input(encode_value(input))
+    assert store.input_raw is not None
+    stored_input = decode_value(store.input_raw)
+    store.set_record(WorkflowRecord(WorkflowState.RUNNING))
+    try:
+        output = fn(WorkflowContext(ex), stored_input)
+        if inspect.isawaitable(output):
+            output = await output
+        raw_output = encode_value(output)
+    except Suspend as suspend:
+        await _finish(store, WorkflowRecord(WorkflowState.SLEEPING, wake_at=suspend.wake_at))
+        return RunResult(WorkflowState.SLEEPING, wake_at=suspend.wake_at)
+    except Stopped:
+        return RunResult(WorkflowState.RUNNING)
+    except (HistoryDivergedError, DuplicateNameError):
+        raise
+    except Exception as exc:
+        error = describe_error(exc)
+        store.set_record(WorkflowRecord(WorkflowState.ROLLING_BACK, error=error))
+        await _roll_back(ex)
+        await _finish(store, WorkflowRecord(WorkflowState.FAILED, error=error))
+        return RunResult(WorkflowState.FAILED, error=error)
+    await _finish(store, WorkflowRecord(WorkflowState.COMPLETED, output=raw_output))
+    return RunResult(WorkflowState.COMPLETED, decode_value(raw_output))
+
+
+async def _finish(store: HistoryStore, record: WorkflowRecord) -> None:
+    store.set_record(record)
+    await store.flush()
+    # The record (written in the batch) is the source of truth; the driver
+    # alarm mirrors it so a host can wake the workflow without loading it.
+    if record.wake_at is not None:
+        await store.driver.set_alarm(record.wake_at)
+    else:
+        await store.driver.clear_alarm()
+
+
+async def _roll_back(ex: Execution) -> None:
+    """Run rollback callbacks of completed steps, newest first, back to the latest checkpoint.
+
+    Each result (``rollbackCompletedAt`` or ``rollbackError``) is its own
+    batch, so a crash mid-way resumes with the steps not yet rolled back.
+    Only steps this run reached have a known callback.
+    """
+    store = ex.store
+    checkpoint = max(
+        (e.seq for e in store.entries if isinstance(e.kind, RollbackCheckpointKind)), default=-1
+    )
+    for entry in reversed(store.entries):
+        if entry.seq <= checkpoint:
+            break
+        meta = store.meta[entry.id]
+        callback = ex.rollbacks.get(entry.location)
+        if (
+            callback is None
+            or not isinstance(entry.kind, StepKind)
+            or meta.status is not EntryStatus.COMPLETED
+            or meta.rollback_completed_at is not None
+            or meta.rollback_error is not None
+            or entry.kind.output is None
+        ):
+            continue
+        ex.executing.add(entry.location)
+        try:
+            result = callback(decode_value(entry.kind.output))
+            if inspect.isawaitable(result):
+                await result
+            meta = attrs.evolve(meta, rollback_completed_at=ex.clock.now_ms())
+        except Exception as exc:
+            meta = attrs.evolve(meta, rollback_error=describe_error(exc))
+        finally:
+            ex.executing.discard(entry.location)
+        store.update(entry, meta=meta)
+        await store.flush()

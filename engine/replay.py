@@ -1,0 +1,267 @@
+"""Replay from a step (ENGINE.md "Replay from a step", rules 1-8).
+
+:func:`plan_replay` is a pure function of a snapshot: it finds the boundary
+(rules 2-3), the discarded entries (rule 4) and the join branches that go
+back to running, and refuses with ``ReplayInFlight`` when a kept step is
+RUNNING (rule 5). It serves dry runs too. :func:`replay_from_step` checks
+the live run, applies the plan as **one** atomic batch (rules 6-7) — prefix
+deletes by creation sequence, the join updates, the workflow record
+(SLEEPING, output/error cleared, wake now) and an archive of what was
+discarded as "attempt N" — and returns the snapshot after it (rule 8).
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import attrs
+import msgpack
+
+from . import codec
+from .clock import Clock, SystemClock
+from .driver import BatchOp, Delete, Driver, Set
+from .errors import ReplayInFlight, ReplayTargetNotStep, StepNotFound
+from .execution import active_execution, claim
+from .model import (
+    BranchState,
+    BranchStatus,
+    Entry,
+    EntryStatus,
+    JoinKind,
+    Location,
+    LoopKind,
+    LoopMarker,
+    RaceKind,
+    Segment,
+    StepKind,
+    WorkflowRecord,
+    WorkflowState,
+    kind_name,
+)
+from .paths import format_location
+from .snapshot import HistorySnapshot
+from .store import HistoryStore
+
+__all__ = ["DEFAULT_KEEP_ATTEMPTS", "ReplayPlan", "plan_replay", "replay_from_step"]
+
+DEFAULT_KEEP_ATTEMPTS = 20
+
+
+@attrs.frozen
+class ReplayPlan:
+    """What a replay would do.
+
+    Attributes:
+        target_id: the entry asked for (``None``: from the start).
+        boundary_id: the first discarded entry (``None``: nothing to discard).
+        boundary_seq: its creation sequence number; everything at or after
+            it is discarded.
+        discarded_ids: the discarded entries, in creation order.
+        branch_resets: join entry id → branches that go back to RUNNING.
+    """
+
+    target_id: str | None
+    boundary_id: str | None
+    boundary_seq: int | None
+    discarded_ids: tuple[str, ...]
+    branch_resets: dict[str, tuple[str, ...]]
+
+
+def _containers(location: Location) -> list[tuple[Location, Segment]]:
+    """(location, next segment) of every prefix of ``location`` that may be a container.
+
+    Loops, joins and races are named entries whose children sit under a
+    loop-iteration marker or a branch name, so a container prefix ends with
+    a name index. Outermost first.
+    """
+    return [
+        (location[:k], location[k])
+        for k in range(1, len(location))
+        if not isinstance(location[k - 1], LoopMarker)
+    ]
+
+
+def _move_out(snapshot: HistorySnapshot, boundary: Entry) -> Entry | None:
+    """A kept container that makes ``boundary`` unsafe, earliest first, or ``None``.
+
+    A kept loop that has already moved past the iteration holding a discarded
+    entry (or finished) would skip it on the re-run, so it must be rewound
+    whole; a kept race would keep a stale winner (ENGINE.md rule 3).
+    """
+    by_location = snapshot.by_location
+    start = bisect.bisect_left(snapshot.entries, boundary.seq, key=lambda e: e.seq)
+    parents = {entry.location[:-1] for entry in snapshot.entries[start:]}
+    best: Entry | None = None
+    for parent in parents:
+        for container_location, segment in _containers((*parent, 0)):
+            container = by_location.get(container_location)
+            if container is None or container.seq >= boundary.seq:
+                continue
+            kind = container.kind
+            unsafe = isinstance(kind, RaceKind) or (
+                isinstance(kind, LoopKind)
+                and isinstance(segment, LoopMarker)
+                and (kind.output is not None or kind.iteration > segment.iteration)
+            )
+            if unsafe and (best is None or container.seq < best.seq):
+                best = container
+    return best
+
+
+def plan_replay(snapshot: HistorySnapshot, entry_id: str | None) -> ReplayPlan:
+    """Decide the boundary and what a replay discards (pure; used for dry runs).
+
+    Raises:
+        StepNotFound: no entry has ``entry_id``.
+        ReplayTargetNotStep: the entry is not a Step.
+        ReplayInFlight: a step that would be kept is RUNNING.
+    """
+    entries = snapshot.entries
+    names = snapshot.name_registry
+    boundary: Entry | None
+    if entry_id is None:
+        boundary = entries[0] if entries else None  # rule 1: discard everything
+    else:
+        target = snapshot.by_id.get(entry_id)
+        if target is None:
+            raise StepNotFound(entry_id)
+        if not isinstance(target.kind, StepKind):
+            path = format_location(names, target.location)
+            raise ReplayTargetNotStep(entry_id, kind_name(target.kind), path)
+        boundary = target
+        # Rule 3: inside loops, the innermost enclosing loop rewinds whole.
+        for container_location, segment in reversed(_containers(target.location)):
+            container = snapshot.by_location.get(container_location)
+            if container is not None and isinstance(segment, LoopMarker):
+                boundary = container
+                break
+        # Then move out while a kept loop skipped past it, or a race encloses it.
+        while (outer := _move_out(snapshot, boundary)) is not None:
+            boundary = outer
+    if boundary is None:
+        return ReplayPlan(entry_id, None, None, (), {})
+    start = bisect.bisect_left(entries, boundary.seq, key=lambda e: e.seq)
+    discarded = entries[start:]
+    # Rule 5: a RUNNING step that would be kept means a live run owns it.
+    for entry in entries[:start]:
+        if (
+            isinstance(entry.kind, StepKind)
+            and snapshot.entry_metadata[entry.id].status is EntryStatus.RUNNING
+        ):
+            raise ReplayInFlight(format_location(names, entry.location), "is running")
+    resets: dict[str, set[str]] = {}
+    for parent in {entry.location[:-1] for entry in discarded}:
+        for container_location, segment in _containers((*parent, 0)):
+            container = snapshot.by_location.get(container_location)
+            if (
+                container is not None
+                and container.seq < boundary.seq
+                and isinstance(container.kind, JoinKind)
+                and isinstance(segment, int)
+            ):
+                resets.setdefault(container.id, set()).add(names[segment])
+    return ReplayPlan(
+        entry_id,
+        boundary.id,
+        boundary.seq,
+        tuple(entry.id for entry in discarded),
+        {join_id: tuple(sorted(branches)) for join_id, branches in resets.items()},
+    )
+
+
+async def replay_from_step(
+    workflow_id: str,
+    driver: Driver,
+    entry_id: str | None = None,
+    *,
+    clock: Clock | None = None,
+    keep_attempts: int = DEFAULT_KEEP_ATTEMPTS,
+) -> HistorySnapshot:
+    """Rewind the workflow so the step ``entry_id`` and everything after it run again.
+
+    A live run of this workflow in this process is stopped first (at its
+    next operation) unless it is executing a step callback right now, which
+    refuses the replay. Returns the snapshot right after the rewind; the
+    workflow is SLEEPING with its wake time (and the driver alarm) at now.
+
+    Raises:
+        StepNotFound, ReplayTargetNotStep, ReplayInFlight: see ENGINE.md rules 2 and 5;
+            the history is untouched.
+    """
+    clock = clock or SystemClock()
+    live = active_execution(workflow_id, driver)
+    if live is not None:
+        if live.executing:
+            raise ReplayInFlight(", ".join(sorted(live.executing_paths())), "is executing")
+        live.stop_requested = True
+    async with claim(workflow_id, driver, run=False):
+        store = await HistoryStore.load(driver)
+        return await apply_replay(store, entry_id, clock.now_ms(), keep_attempts)
+
+
+async def apply_replay(
+    store: HistoryStore, entry_id: str | None, now: int, keep_attempts: int
+) -> HistorySnapshot:
+    """Plan and apply a replay on a loaded store (one batch); return the new snapshot."""
+    plan = plan_replay(store.snapshot(), entry_id)
+    ops: list[BatchOp] = []
+    if plan.boundary_seq is not None:
+        last = store.entries[-1].seq
+        ops += codec.range_from_ops(codec.ENTRY, plan.boundary_seq, last)
+        ops += codec.range_from_ops(codec.META, plan.boundary_seq, last)
+        ops += await _archive(store, plan, now, keep_attempts)
+        ops.append(Set(codec.COUNTER_SEQ, str(store.next_seq).encode()))
+        store.truncate(plan.boundary_seq)
+    for join_id, branches in plan.branch_resets.items():
+        join = store.entry(join_id)
+        assert isinstance(join.kind, JoinKind)
+        statuses = dict(join.kind.branches)
+        for branch in branches:
+            statuses[branch] = BranchStatus(BranchState.RUNNING)
+        meta = attrs.evolve(
+            store.meta[join_id], status=EntryStatus.RUNNING, error=None, completed_at=None
+        )
+        store.update(join, JoinKind(statuses), meta)
+    # Rule 6: output and error cleared, SLEEPING, alarm now — same batch (rule 7).
+    store.set_record(WorkflowRecord(WorkflowState.SLEEPING, wake_at=now))
+    await store.flush(ops)
+    await store.driver.set_alarm(now)
+    return store.snapshot()
+
+
+async def _archive(
+    store: HistoryStore, plan: ReplayPlan, now: int, keep_attempts: int
+) -> list[BatchOp]:
+    """Ops that save the discarded entries as attempt N and drop attempts past the limit."""
+    number = store.next_attempt
+    store.next_attempt += 1
+    assert plan.boundary_seq is not None
+    discarded = store.entries[
+        bisect.bisect_left(store.entries, plan.boundary_seq, key=lambda e: e.seq) :
+    ]
+    record = store.record
+    header = {
+        "number": number,
+        "createdAt": now,
+        "targetId": plan.target_id,
+        "boundaryId": plan.boundary_id,
+        "entries": len(discarded),
+        "state": record.state.value,
+        "error": record.error,
+    }
+    body = [
+        list(store.names),
+        [[e.seq, store.entry_raw[e.id], store.meta_raw[e.id]] for e in discarded],
+        codec.encode_record(record),
+    ]
+    ops: list[BatchOp] = [
+        Set(codec.int_key(codec.ATTEMPT_HEAD, number), msgpack.packb(header)),
+        Set(codec.int_key(codec.ATTEMPT_BODY, number), msgpack.packb(body, use_bin_type=True)),
+        Set(codec.COUNTER_ATTEMPT, str(store.next_attempt).encode()),
+    ]
+    for key, _ in await store.driver.list(codec.ATTEMPT_HEAD):
+        old = codec.key_number(key, codec.ATTEMPT_HEAD)
+        if old <= number - max(keep_attempts, 0):
+            ops.append(Delete(key))
+            ops.append(Delete(codec.int_key(codec.ATTEMPT_BODY, old)))
+    return ops
