@@ -1,0 +1,484 @@
+"""The inspector WebSocket endpoint over a real uvicorn server and a fake actor.
+
+These tests pin the transport itself — negotiation, framing, bad input,
+oversize frames, fan-out and slow consumers — against an in-memory
+``ActorInspector``, so they need nothing but the endpoint, the protocol
+package and uvicorn. The end-to-end acceptance tests against the real actor
+system live in ``test_ws_inspector.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import attrs
+import msgpack
+import pytest
+import uvicorn
+from actorscope.protocol.framing import decode_to_client, encode_to_server
+from actorscope.protocol.history import decode_history
+from actorscope.protocol.messages import (
+    ActionRequest,
+    ActionResponse,
+    ConnectionsUpdated,
+    Error,
+    Init,
+    PatchStateRequest,
+    QueueUpdated,
+    StateRequest,
+    StateResponse,
+    StateUpdated,
+    ToClient,
+    ToServer,
+    WorkflowHistoryUpdated,
+    WorkflowReplayRequest,
+)
+from actorscope.protocol.values import MsgpackCodec
+from actorscope.server.errors import action_not_found, replay_in_flight
+from actorscope.server.inspector_api import (
+    ConnectionInfo,
+    ConnectionsChanged,
+    CredentialClass,
+    HistoryChanged,
+    InspectorEvent,
+    QueueChanged,
+    QueueInfo,
+    StateChanged,
+    TraceResult,
+)
+from actorscope.server.ws_inspector import inspector_websocket_routes
+from starlette.applications import Starlette
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+TIMEOUT = 5.0
+SERVER_TOKEN = "server-secret"
+ACTOR_TOKEN = "actor-secret"
+
+
+class FakeSnapshot:
+    """Stands in for an engine ``HistorySnapshot``: only ``to_transport`` is used."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def to_transport(self) -> dict[str, Any]:
+        meta = {
+            "status": "COMPLETED",
+            "error": None,
+            "attempts": 1,
+            "lastAttemptAt": 2,
+            "createdAt": 1,
+            "completedAt": 2,
+            "rollbackCompletedAt": None,
+            "rollbackError": None,
+        }
+        return {
+            "nameRegistry": list(self.names),
+            "entries": [
+                {
+                    "id": f"e{i}",
+                    "location": [{"tag": "WorkflowNameIndex", "val": i}],
+                    "kind": {
+                        "tag": "WorkflowStepEntry",
+                        "val": {"output": msgpack.packb(name), "error": None},
+                    },
+                }
+                for i, name in enumerate(self.names)
+            ],
+            "entryMetadata": {f"e{i}": meta for i in range(len(self.names))},
+        }
+
+
+@attrs.define
+class FakeActor:
+    """An in-memory ``ActorInspector`` with a counter state and one action."""
+
+    actor_id: str = "a1"
+    state_value: Any = attrs.Factory(lambda: {"count": 0})
+    history: list[str] = attrs.Factory(lambda: ["one", "two"])
+    listeners: list[Callable[[InspectorEvent], None]] = attrs.Factory(list)
+    is_state_enabled: bool = True
+    is_database_enabled: bool = False
+    is_workflow_enabled: bool = True
+
+    def state(self) -> Any:
+        return self.state_value
+
+    async def patch_state(self, value: Any) -> None:
+        self.state_value = value
+        self.emit(StateChanged(value))
+
+    def connections(self) -> list[ConnectionInfo]:
+        return [ConnectionInfo("c1", {"ip": "127.0.0.1"})]
+
+    def rpcs(self) -> list[str]:
+        return ["increment"]
+
+    async def call_action(self, name: str, args: list[Any]) -> Any:
+        if name != "increment":
+            raise action_not_found(name)
+        self.state_value = {"count": self.state_value["count"] + sum(args)}
+        self.emit(StateChanged(self.state_value))
+        return self.state_value["count"]
+
+    async def queue_status(self, limit: int) -> QueueInfo:
+        return QueueInfo(size=0, max_size=100, messages=[], truncated=False)
+
+    async def traces(self, start_ms: int, end_ms: int, limit: int) -> TraceResult:
+        return TraceResult(otlp={"resourceSpans": []}, clamped=False)
+
+    async def workflow_history(self) -> Any:
+        return FakeSnapshot(self.history)
+
+    async def replay(
+        self, entry_id: str | None, *, credential: CredentialClass, transport: str
+    ) -> Any:
+        if entry_id == "busy":
+            raise replay_in_flight("step 'two' is running")
+        self.history = self.history[:1]
+        return FakeSnapshot(self.history)
+
+    async def database_schema(self) -> Any:
+        return {}
+
+    async def database_rows(self, table: str, limit: int, offset: int) -> list[dict[str, Any]]:
+        return []
+
+    def subscribe(self, listener: Callable[[InspectorEvent], None]) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def emit(self, event: InspectorEvent) -> None:
+        for listener in list(self.listeners):
+            listener(event)
+
+
+@attrs.define
+class FakeDirectory:
+    actors: dict[str, FakeActor]
+    dev_mode: bool = False
+
+    def get(self, actor_id: str) -> FakeActor | None:
+        return self.actors.get(actor_id)
+
+    def authorize(self, actor_id: str, token: str | None) -> CredentialClass | None:
+        if token == SERVER_TOKEN:
+            return "server"
+        if token == ACTOR_TOKEN and actor_id in self.actors:
+            return "actor"
+        return None
+
+
+@attrs.define
+class Server:
+    url: str
+    actor: FakeActor
+    directory: FakeDirectory
+
+
+@contextlib.asynccontextmanager
+async def serve(**options: Any) -> AsyncIterator[Server]:
+    actor = FakeActor()
+    directory = FakeDirectory({"a1": actor, "a2": FakeActor(actor_id="a2")})
+    routes = inspector_websocket_routes(directory, value_codec=MsgpackCodec(), **options)
+    config = uvicorn.Config(
+        Starlette(routes=routes),
+        host="127.0.0.1",
+        port=0,
+        ws="websockets-sansio",
+        ws_max_size=1 << 20,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Server(f"ws://127.0.0.1:{port}", actor, directory)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, TIMEOUT)
+
+
+@pytest.fixture
+async def srv() -> AsyncIterator[Server]:
+    async with serve() as server:
+        yield server
+
+
+def ws(server: Server, query: str = "", *, token: str | None = SERVER_TOKEN, **kw: Any) -> Any:
+    offered = ["rivet", "rivet_target.actor", "rivet_encoding.bare"]
+    if token is not None:
+        offered.append(f"rivet_inspector_token.{token}")
+    return connect(
+        f"{server.url}/gateway/a1/inspector/connect{query}",
+        subprotocols=subprotocols(*offered),
+        open_timeout=TIMEOUT,
+        **kw,
+    )
+
+
+def subprotocols(*names: str) -> list[Subprotocol]:
+    return [Subprotocol(name) for name in names]
+
+
+async def recv(conn: ClientConnection) -> bytes:
+    frame = await asyncio.wait_for(conn.recv(), TIMEOUT)
+    assert isinstance(frame, bytes)
+    return frame
+
+
+async def recv_msg(conn: ClientConnection, version: int | None = None) -> Any:
+    _, message = decode_to_client(await recv(conn), version)
+    assert isinstance(message, ToClient)
+    return message.body
+
+
+async def closed_with(conn: ClientConnection) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed) as info:
+        while True:
+            await asyncio.wait_for(conn.recv(), TIMEOUT)
+    assert info.value.rcvd is not None
+    return info.value.rcvd.code, info.value.rcvd.reason
+
+
+async def test_embedded_mode_follows_the_peer_version(srv: Server) -> None:
+    async with ws(srv) as conn:
+        assert conn.subprotocol == "rivet"
+        init = await recv(conn)
+        assert init[:2] == b"\x04\x00"  # newest version before the peer spoke
+        await conn.send(encode_to_server(ToServer(StateRequest(id=7)), 2))
+        reply = await recv(conn)
+        assert reply[:2] == b"\x02\x00"
+        _, message = decode_to_client(reply)
+        assert message.body == StateResponse(
+            rid=7, state=msgpack.packb({"count": 0}), is_state_enabled=True
+        )
+        await conn.send(encode_to_server(ToServer(StateRequest(id=8)), 4))
+        assert (await recv(conn))[:2] == b"\x04\x00"
+
+
+async def test_negotiated_v1_gets_a_v1_init_and_bare_payloads(srv: Server) -> None:
+    async with ws(srv, "?protocol_version=1") as conn:
+        init = await recv(conn)
+        assert init[0] == 9  # Init is tag 9 in v1 ToClientBody
+        _, message = decode_to_client(init, 1)
+        assert isinstance(message.body, Init)
+        assert message.body.state == msgpack.packb({"count": 0})
+        await conn.send(encode_to_server(ToServer(StateRequest(id=3)), 1, prefix=False))
+        assert (await recv_msg(conn, 1)).rid == 3
+
+
+@pytest.mark.parametrize("value", ["", "x", "0", "5", "65536", "-1", "%2B4", "%204", "1.0"])
+async def test_invalid_protocol_version_closes_1002(srv: Server, value: str) -> None:
+    async with ws(srv, f"?protocol_version={value}") as conn:
+        assert await closed_with(conn) == (1002, "inspector.invalid_protocol_version")
+
+
+async def test_version_above_the_cap_closes_1002() -> None:
+    async with serve(max_protocol_version=3) as srv, ws(srv, "?protocol_version=4") as conn:
+        assert await closed_with(conn) == (1002, "inspector.invalid_protocol_version")
+
+
+async def test_capped_server_refuses_v4_replay_and_keeps_serving() -> None:
+    async with serve(max_protocol_version=3) as srv, ws(srv) as conn:
+        assert (await recv(conn))[:2] == b"\x03\x00"
+        await conn.send(encode_to_server(ToServer(WorkflowReplayRequest(id=1, entry_id="e1")), 4))
+        reply = await recv(conn)
+        assert reply[:2] == b"\x03\x00"  # answered at the cap, never above
+        _, message = decode_to_client(reply)
+        assert message.body == Error("inspector.workflow_replay_unsupported")
+        await conn.send(encode_to_server(ToServer(StateRequest(id=2)), 4))
+        assert (await recv_msg(conn)).rid == 2
+    assert srv.actor.history == ["one", "two"]  # nothing was replayed
+
+
+@pytest.mark.parametrize(
+    ("query", "frame"),
+    [
+        ("", b"\x04"),  # too short for the u16 version
+        ("", b"\x09\x00\x01\x00"),  # unknown version 9
+        ("", b"\x04\x00\x7f"),  # unknown tag
+        ("", b"\x04\x00\x01"),  # truncated StateRequest
+        ("", b"\x04\x00\x01\x00\x00"),  # trailing byte
+        ("?protocol_version=2", b"\x08\x00"),  # v2 has no tag 8
+        ("?protocol_version=4", b"\x01\x80"),  # truncated varint
+        ("", bytes(range(256)) * 8),  # garbage
+    ],
+)
+async def test_bad_frames_answer_invalid_frame_and_keep_serving(
+    srv: Server, query: str, frame: bytes
+) -> None:
+    version = int(query.rpartition("=")[2]) if query else None
+    async with ws(srv, query) as conn:
+        await recv(conn)
+        await conn.send(frame)
+        error = await recv_msg(conn, version)
+        assert isinstance(error, Error)
+        assert error.message.startswith("inspector.invalid_frame: ")
+        request = encode_to_server(ToServer(StateRequest(id=5)), version or 4, prefix=not query)
+        await conn.send(request)
+        assert (await recv_msg(conn, version)).rid == 5
+
+
+async def test_text_frames_are_invalid_frames(srv: Server) -> None:
+    async with ws(srv) as conn:
+        await recv(conn)
+        await conn.send("hello")
+        error = await recv_msg(conn)
+        assert error == Error("inspector.invalid_frame: text frames are not supported")
+
+
+async def test_two_mib_frame_closes_1009(srv: Server) -> None:
+    async with ws(srv, max_size=None) as conn:
+        await recv(conn)
+        await conn.send(b"\x04\x00" + bytes(2 << 20))
+        code, _ = await closed_with(conn)
+        assert code == 1009
+
+
+async def test_refusals_become_error_frames(srv: Server) -> None:
+    async with ws(srv) as conn:
+        await recv(conn)
+        args = msgpack.packb([1])
+        await conn.send(encode_to_server(ToServer(ActionRequest(id=1, name="nope", args=args)), 4))
+        assert await recv_msg(conn) == Error("actor.action_not_found: no action 'nope'")
+        await conn.send(encode_to_server(ToServer(WorkflowReplayRequest(id=2, entry_id="busy")), 4))
+        error = await recv_msg(conn)
+        assert error == Error("workflow.replay_in_flight: step 'two' is running")
+        bad = encode_to_server(ToServer(PatchStateRequest(state=b"\xc1")), 4)
+        await conn.send(bad)
+        error = await recv_msg(conn)
+        assert isinstance(error, Error)
+        assert error.message.startswith("request.invalid: ")
+        await conn.send(
+            encode_to_server(ToServer(ActionRequest(id=3, name="increment", args=args)), 4)
+        )
+        bodies = [await recv_msg(conn), await recv_msg(conn)]
+        assert ActionResponse(rid=3, output=msgpack.packb(1)) in bodies
+        assert StateUpdated(state=msgpack.packb({"count": 1})) in bodies
+
+
+async def test_pushes_reach_every_inspector_at_its_version(srv: Server) -> None:
+    async with ws(srv, "?protocol_version=1") as v1, ws(srv) as v4:
+        await recv(v1)
+        await recv(v4)
+        srv.actor.emit(QueueChanged(3))
+        srv.actor.emit(HistoryChanged(FakeSnapshot(["one"])))  # type: ignore[arg-type]
+        srv.actor.emit(ConnectionsChanged([ConnectionInfo("c2", None)]))
+        srv.actor.emit(StateChanged({"count": 9}))
+        assert await recv_msg(v4) == QueueUpdated(queue_size=3)
+        history = await recv_msg(v4)
+        assert isinstance(history, WorkflowHistoryUpdated)
+        assert [e.id for e in decode_history(history.history).entries] == ["e0"]
+        assert isinstance(await recv_msg(v4), ConnectionsUpdated)
+        assert await recv_msg(v4) == StateUpdated(state=msgpack.packb({"count": 9}))
+        # The v1 peer never sees the pushes v1 cannot carry (PROTOCOL.md §5).
+        assert isinstance(await recv_msg(v1, 1), ConnectionsUpdated)
+        assert await recv_msg(v1, 1) == StateUpdated(state=msgpack.packb({"count": 9}))
+    await asyncio.sleep(0.1)
+    assert srv.actor.listeners == []  # the last one out unsubscribed
+
+
+@pytest.mark.parametrize(
+    ("path", "protocols", "headers", "expected"),
+    [
+        ("/gateway/a1/inspector/connect", [], {}, "inspector.unauthorized"),
+        (
+            "/gateway/a1/inspector/connect",
+            ["rivet_inspector_token.wrong"],
+            {},
+            "inspector.unauthorized",
+        ),
+        ("/gateway/nope/inspector/connect", [], {}, "inspector.unauthorized"),
+        (
+            "/gateway/nope/inspector/connect",
+            [f"rivet_inspector_token.{ACTOR_TOKEN}"],
+            {},
+            "inspector.unauthorized",
+        ),
+        (
+            "/gateway/nope/inspector/connect",
+            [f"rivet_inspector_token.{SERVER_TOKEN}"],
+            {},
+            "inspector.actor_not_found",
+        ),
+        (
+            "/inspector/connect",
+            ["rivet_actor.nope", f"rivet_inspector_token.{SERVER_TOKEN}"],
+            {},
+            "inspector.actor_not_found",
+        ),
+        (
+            "/gateway/a1/inspector/connect",
+            [],
+            {"Authorization": "Basic x"},
+            "inspector.unauthorized",
+        ),
+    ],
+)
+async def test_refused_handshakes_close_1008(
+    srv: Server, path: str, protocols: list[str], headers: dict[str, str], expected: str
+) -> None:
+    async with connect(
+        srv.url + path,
+        subprotocols=subprotocols("rivet", *protocols),
+        additional_headers=headers,
+        open_timeout=TIMEOUT,
+    ) as conn:
+        assert await closed_with(conn) == (1008, expected)
+
+
+@pytest.mark.parametrize(
+    ("protocols", "headers"),
+    [
+        (["rivet_actor.a1", f"rivet_inspector_token.{ACTOR_TOKEN}"], {}),
+        (["rivet_actor.a1"], {"Authorization": f"Bearer {SERVER_TOKEN}"}),
+    ],
+)
+async def test_subprotocol_addressing_and_bearer_auth(
+    srv: Server, protocols: list[str], headers: dict[str, str]
+) -> None:
+    async with connect(
+        srv.url + "/inspector/connect",
+        subprotocols=subprotocols("rivet", *protocols),
+        additional_headers=headers,
+        open_timeout=TIMEOUT,
+    ) as conn:
+        assert conn.subprotocol == "rivet"
+        assert isinstance(await recv_msg(conn), Init)
+
+
+async def test_slow_consumer_is_closed_and_others_keep_working() -> None:
+    # The slow peer reads nothing: its client stops reading after a message,
+    # the kernel buffers fill, and its server-side queue overflows. Random
+    # bytes, so that permessage-deflate cannot shrink the pushes.
+    pushes = 400
+    async with (
+        serve(send_queue_limit=8, send_queue_bytes=1 << 16) as srv,
+        ws(srv, max_queue=1) as slow,
+        ws(srv) as fast,
+    ):
+        await recv(fast)
+        for i in range(pushes):
+            srv.actor.emit(StateChanged({"i": i, "blob": os.urandom(64 << 10)}))
+            assert isinstance(await recv_msg(fast), StateUpdated)
+        await fast.send(encode_to_server(ToServer(StateRequest(id=1)), 4))
+        assert (await recv_msg(fast)).rid == 1
+        # Reading now drains what was in flight, then the close frame.
+        received = 0
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await asyncio.wait_for(slow.recv(), TIMEOUT)
+                received += 1
+        assert info.value.rcvd is not None
+        assert (info.value.rcvd.code, info.value.rcvd.reason) == (1008, "inspector.slow_consumer")
+        assert received < pushes  # the overflowing pushes were dropped, not buffered
