@@ -1,0 +1,260 @@
+"""Crash safety with real processes (issue #3 acceptance, ENGINE.md "Storage").
+
+``crash_worker.py`` runs a small workflow (steps, a loop with a sleep inside,
+a sleep, more steps) on a SQLite file.  This test ``SIGKILL``s it over and
+over — at exact events (the worker pauses at the N-th driver write or step
+side effect and waits to be killed) and at free-running moments (killed as
+soon as it reports an event, wherever it is by then, e.g. inside a commit) —
+and restarts it each time, through the first run and through two
+``replay_from_step`` rewinds.  After every kill it reads the history from
+this process and checks:
+
+* the stored history loads, and every entry has its metadata (nothing
+  half-written);
+* no step whose completion was recorded ran again (unless a replay
+  discarded that entry);
+* every recorded completion was preceded by its side effect;
+* a step that ran but whose completion was not recorded runs again later
+  (at-least-once, never lost);
+
+and at the end that each phase finished with the output of an uninterrupted
+run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+from actorscope.engine import SQLiteDriver, load_history
+from actorscope.engine.codec import ENTRY, META
+from actorscope.engine.model import EntryStatus, StepKind
+
+WORKER = Path(__file__).with_name("crash_worker.py")
+WORKFLOW_ID = "crash-wf"
+# Replays the test performs after the first run completes: a step inside the
+# loop (the loop rewinds as a whole) and a top-level step near the end.
+REPLAY_TARGETS = ("item-3", "summarize")
+MIN_KILLS = 50
+MIN_REPLAY_KILLS = 5
+PROCESS_TIMEOUT = 60.0
+
+
+@attrs.frozen
+class Outcome:
+    """How one worker process ended."""
+
+    killed_at: str | None  # the event it was killed at, None if it finished
+    output: Any
+    events: int
+
+
+@attrs.frozen
+class Steps:
+    """Step entries of a history: name -> (entry id, status)."""
+
+    by_name: dict[str, tuple[str, EntryStatus]]
+
+    def completed(self) -> dict[str, str]:
+        return {
+            name: entry_id
+            for name, (entry_id, status) in self.by_name.items()
+            if status is EntryStatus.COMPLETED
+        }
+
+
+def _run_worker(
+    db: Path,
+    log: Path,
+    args: list[str],
+    *,
+    pause_at: int | None = None,
+    kill_after: int | None = None,
+) -> Outcome:
+    """Run the worker once; SIGKILL it when it pauses or reports event ``kill_after``."""
+    command = [sys.executable, str(WORKER), str(db), str(log), *args]
+    if pause_at is not None:
+        command += ["--pause-at", str(pause_at)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(PROCESS_TIMEOUT, proc.kill)
+    watchdog.start()
+    killed_at: str | None = None
+    output: Any = None
+    events = 0
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tag, _, rest = line.rstrip("\n").partition(" ")
+            if tag == "DONE":
+                output = json.loads(rest)
+            elif tag in ("EV", "PAUSED"):
+                number, _, description = rest.partition(" ")
+                events = int(number)
+                if tag == "PAUSED" or events == kill_after:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    killed_at = description
+                    break
+        proc.stdout.close()
+        returncode = proc.wait()
+    finally:
+        watchdog.cancel()
+    if killed_at is not None and returncode == -signal.SIGKILL:
+        return Outcome(killed_at, None, events)
+    assert returncode == 0, f"worker failed ({returncode}) running {args}"
+    # A free-running worker may finish before the signal lands.
+    return Outcome(None, output, events)
+
+
+async def _read_history(db: Path) -> Steps:
+    driver = SQLiteDriver(db, WORKFLOW_ID)
+    try:
+        snapshot = await load_history(driver)
+        entry_keys = [key[len(ENTRY) :] for key, _ in await driver.list(ENTRY)]
+        meta_keys = [key[len(META) :] for key, _ in await driver.list(META)]
+    finally:
+        driver.close()
+    # Nothing half-written: every stored entry has its stored metadata.
+    assert entry_keys == meta_keys
+    assert len(snapshot.entries) == len(entry_keys)
+    steps: dict[str, tuple[str, EntryStatus]] = {}
+    for entry in snapshot.entries:
+        if isinstance(entry.kind, StepKind):
+            last = entry.location[-1]
+            assert isinstance(last, int)
+            name = snapshot.name_registry[last]
+            assert name not in steps, f"two step entries named {name}"
+            steps[name] = (entry.id, snapshot.entry_metadata[entry.id].status)
+    return Steps(steps)
+
+
+def _history(db: Path) -> Steps:
+    if not db.exists():
+        return Steps({})
+    return asyncio.run(_read_history(db))
+
+
+class _Checker:
+    """Follows the side-effect log and the history from kill to kill."""
+
+    def __init__(self, db: Path, log: Path) -> None:
+        self.db = db
+        self.log = log
+        self.offset = 0
+        self.before = Steps({})
+        self.owed: set[str] = set()  # ran, completion not recorded, not yet re-run
+        # A kill moment: (phase, event killed at, steps recorded as completed).
+        self.moments: set[tuple[str, str, frozenset[str]]] = set()
+        self.phase = ""
+        self.kills = 0
+        self.replay_kills = 0
+
+    def new_effects(self) -> list[str]:
+        with self.log.open(encoding="utf-8") as f:
+            f.seek(self.offset)
+            text = f.read()
+            self.offset = f.tell()
+        return text.splitlines()
+
+    def after_run(self, outcome: Outcome) -> Steps:
+        ran = self.new_effects()
+        after = _history(self.db)
+        done_before, done_after = self.before.completed(), after.completed()
+        for name, entry_id in done_before.items():
+            if after.by_name.get(name, ("", None))[0] == entry_id:
+                assert name not in ran, f"{name} ran again after its completion was recorded"
+        for name, entry_id in done_after.items():
+            if done_before.get(name) != entry_id:
+                assert name in ran, f"{name} recorded as completed but its side effect never ran"
+        self.owed -= set(ran)
+        self.owed |= {name for name in ran if name not in done_after}
+        if outcome.killed_at is not None:
+            self.kills += 1
+            self.replay_kills += outcome.killed_at.startswith("replay:")
+            self.moments.add((self.phase, outcome.killed_at, frozenset(done_after)))
+        self.before = after
+        return after
+
+
+def _kill_plan() -> Iterator[tuple[int | None, int | None]]:
+    """(pause_at, kill_after) per run: mostly exact pauses, every 4th free-running."""
+    offsets = itertools.cycle([3, 5, 2, 7, 4, 6, 3, 8])
+    for i in itertools.count():
+        offset = next(offsets)
+        yield (None, offset) if i % 4 == 3 else (offset, None)
+
+
+def _run_phase(checker: _Checker, replay_target: str | None) -> Any:
+    """Drive one phase to completion through repeated kills; return its output."""
+    checker.phase = f"replay {replay_target}" if replay_target else "run"
+    plan = _kill_plan()
+    replay_pause = 1
+    for _ in range(200):
+        mode = ["run"]
+        pause_at: int | None
+        kill_after: int | None
+        if replay_target is not None:
+            target_id = checker.before.by_name[replay_target][0]
+            mode = ["replay", target_id]
+            # Walk the kill through every event of replay_from_step in turn.
+            pause_at, kill_after = replay_pause, None
+            replay_pause += 1
+        else:
+            pause_at, kill_after = next(plan)
+        outcome = _run_worker(
+            checker.db, checker.log, mode, pause_at=pause_at, kill_after=kill_after
+        )
+        after = checker.after_run(outcome)
+        # A replay is done once its target entry was discarded.
+        if replay_target is not None and after.by_name.get(replay_target, ("",))[0] != target_id:
+            replay_target = None
+        if outcome.killed_at is None:
+            assert replay_target is None
+            return outcome.output
+    raise AssertionError(f"phase {checker.phase} did not finish")
+
+
+def test_kill_anywhere_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    # The uninterrupted reference: first run, then the two replays.
+    ref_db, ref_log = tmp_path / "ref.db", tmp_path / "ref.log"
+    reference = _Checker(ref_db, ref_log)
+    expected = [_run_worker(ref_db, ref_log, ["run"]).output]
+    history = reference.after_run(Outcome(None, expected[0], 0))
+    first_run_effects = ref_log.read_text().splitlines()
+    assert sorted(first_run_effects) == sorted(history.completed())
+    assert len(first_run_effects) == len(set(first_run_effects))  # each step once
+    for target in REPLAY_TARGETS:
+        target_id = history.by_name[target][0]
+        expected.append(_run_worker(ref_db, ref_log, ["replay", target_id]).output)
+        history = reference.after_run(Outcome(None, expected[-1], 0))
+    assert expected[0] is not None
+    assert expected[1:] == [expected[0]] * len(REPLAY_TARGETS)
+    final_steps = set(history.completed())
+
+    # The same under fire.
+    db, log = tmp_path / "wf.db", tmp_path / "wf.log"
+    log.touch()
+    checker = _Checker(db, log)
+    assert _run_phase(checker, None) == expected[0]
+    for target in REPLAY_TARGETS:
+        assert target in checker.before.completed()
+        assert _run_phase(checker, target) == expected[0]
+        assert set(checker.before.completed()) == final_steps
+
+    print(
+        f"{checker.kills} kills, {len(checker.moments)} distinct moments, "
+        f"{checker.replay_kills} inside replay_from_step"
+    )
+    assert checker.owed == set(), f"steps that ran unrecorded and never re-ran: {checker.owed}"
+    assert checker.kills >= MIN_KILLS
+    assert len(checker.moments) >= MIN_KILLS
+    assert checker.replay_kills >= MIN_REPLAY_KILLS
