@@ -1,0 +1,143 @@
+"""Plain-text rendering for terminals: the history tree, tables, diffs.
+
+Colour is opt-in per call (``Style(color=True)``): the CLI turns it on only
+when stdout is a terminal and ``NO_COLOR`` is unset (https://no-color.org),
+so piped output never carries escape codes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import attrs
+
+from .history_view import DiffLine, HistoryRow, format_duration, format_time
+
+__all__ = [
+    "Style",
+    "render_diff",
+    "render_history",
+    "render_table",
+    "style_for",
+    "to_text",
+]
+
+_CODES = {"green": "32", "yellow": "33", "red": "31", "dim": "2", "bold": "1", "cyan": "36"}
+_STATUS_COLOURS = {
+    "COMPLETED": "green",
+    "RUNNING": "yellow",
+    "PENDING": "yellow",
+    "FAILED": "red",
+    "EXHAUSTED": "red",
+}
+
+
+@attrs.frozen
+class Style:
+    """Whether to emit ANSI colour codes."""
+
+    color: bool = False
+
+    def paint(self, text: str, colour: str) -> str:
+        if not self.color or colour not in _CODES:
+            return text
+        return f"\x1b[{_CODES[colour]}m{text}\x1b[0m"
+
+
+def style_for(stream: TextIO) -> Style:
+    """Colour only on a terminal, never when ``NO_COLOR`` is set or ``TERM=dumb``."""
+    isatty = getattr(stream, "isatty", None)
+    on_tty = bool(isatty and isatty())
+    no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
+    return Style(color=on_tty and not no_color)
+
+
+def to_text(value: Any) -> str:
+    """A user value as compact JSON (``repr`` for what JSON cannot hold)."""
+    return json.dumps(value, default=repr, ensure_ascii=False)
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], style: Style) -> str:
+    """Left-aligned columns; the header in bold."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = [style.paint(_join(headers, widths), "bold")]
+    lines.extend(_join(row, widths) for row in rows)
+    return "\n".join(lines)
+
+
+def _join(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
+
+
+def render_history(rows: Sequence[HistoryRow], style: Style) -> str:
+    """The workflow as an indented tree, one entry per line.
+
+    Columns: path (indented by nesting), kind, status, attempts, started,
+    finished, duration, then the error or a short detail (output, iteration).
+    """
+    if not rows:
+        return "(no entries)"
+    headers = ["PATH", "KIND", "STATUS", "ATT", "STARTED", "FINISHED", "DURATION", "DETAIL"]
+    cells = []
+    for r in rows:
+        cells.append(
+            [
+                "  " * max(0, r.depth) + r.path,
+                r.kind,
+                r.status,
+                str(r.attempts),
+                format_time(r.started_ms),
+                format_time(r.finished_ms),
+                format_duration(r.duration_ms),
+                f"error: {r.error}" if r.error else r.detail,
+            ]
+        )
+    table = render_table(headers, cells, Style(color=False)).split("\n")
+    if not style.color:
+        return "\n".join(table)
+    # Colour after aligning, so escape codes do not skew the column widths.
+    out = [style.paint(table[0], "bold")]
+    for line, r in zip(table[1:], rows, strict=True):
+        line = line.replace(r.status, style.paint(r.status, _STATUS_COLOURS.get(r.status, "")), 1)
+        if r.error:
+            line = line.replace(f"error: {r.error}", style.paint(f"error: {r.error}", "red"), 1)
+        out.append(line)
+    return "\n".join(out)
+
+
+_CHANGE_COLOURS = {"re-run": "yellow", "not-re-run": "red", "new": "green", "kept": "dim"}
+
+
+def render_diff(lines: Sequence[DiffLine], attempt: int, style: Style) -> str:
+    """What differs between archived attempt ``attempt`` and the current history."""
+    if not lines:
+        return f"attempt {attempt} and the current history have no entries"
+    rows = []
+    for d in lines:
+        if d.change == "re-run":
+            out = (
+                f"output changed: {to_text(d.old_output)} → {to_text(d.new_output)}"
+                if d.output_changed
+                else "same output"
+            )
+        elif d.change == "not-re-run":
+            out = "not reached again yet"
+        elif d.change == "new":
+            out = "only in the current history"
+        else:
+            out = "unchanged"
+        rows.append([d.change, d.path, d.kind, d.old_status or "-", d.new_status or "-", out])
+    headers = ["CHANGE", "PATH", "KIND", f"ATTEMPT {attempt}", "CURRENT", "OUTPUT"]
+    table = render_table(headers, rows, Style(color=False)).split("\n")
+    if not style.color:
+        return "\n".join(table)
+    out_lines = [style.paint(table[0], "bold")]
+    for line, d in zip(table[1:], lines, strict=True):
+        out_lines.append(style.paint(line, _CHANGE_COLOURS.get(d.change, "")))
+    return "\n".join(out_lines)
