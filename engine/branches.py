@@ -157,6 +157,11 @@ async def run_race(
             await asyncio.gather(*pending, return_exceptions=True)
     for task in pending:
         statuses[tasks[task]] = BranchStatus(BranchState.CANCELLED)
+    if winner is not None:
+        # Losers that were still waiting will never run again.
+        for name, status in statuses.items():
+            if status.status in (BranchState.PENDING, BranchState.RUNNING):
+                statuses[name] = BranchStatus(BranchState.CANCELLED)
     now = ex.clock.now_ms()
     meta = store.meta[entry.id]
     if winner is not None:

@@ -100,7 +100,11 @@ class WorkflowRunner:
             await task
 
     async def idle(self) -> None:
-        """Wait until no run is in progress and no wake is pending."""
+        """Wait until the runner has nothing to do until woken.
+
+        That is: no run in progress, no wake pending and no alarm set (the
+        workflow completed, failed, or waits for a queue message only).
+        """
         await self._idle.wait()
 
     def wake(self) -> None:
@@ -196,7 +200,8 @@ class WorkflowRunner:
         """Return on a wake, or at ``wake_at`` (epoch ms) if given."""
         if self._wake.is_set():
             return
-        self._idle.set()
+        if wake_at is None:
+            self._idle.set()
         waiter = asyncio.ensure_future(self._wake.wait())
         timer = None
         if wake_at is not None:
