@@ -23,7 +23,7 @@ class ValueCodec(Protocol):
     name: str
 
     def encode(self, value: Any) -> bytes:
-        """The bytes of ``value``; raises ``TypeError``/``ValueError`` if it has none."""
+        """The bytes of ``value``; raises ``ValueError`` if it has none."""
         ...
 
     def decode(self, data: bytes) -> Any:
@@ -44,7 +44,7 @@ class MsgpackCodec:
     def encode(self, value: Any) -> bytes:
         try:
             out: bytes = msgpack.packb(value, use_bin_type=True)
-        except (OverflowError, msgpack.PackException) as exc:
+        except (TypeError, ValueError, OverflowError, msgpack.PackException) as exc:
             raise ValueError(f"value has no msgpack form: {exc}") from exc
         return out
 
