@@ -1,0 +1,523 @@
+"""``actorscope inspect``: the operator's terminal view of one actor.
+
+``actorscope inspect --url URL --actor ID [--token T] COMMAND`` (or
+``--name NAME --key KEY``; ``ACTORSCOPE_URL`` / ``ACTORSCOPE_TOKEN`` from the
+environment). One-shot commands go through the HTTP API (PROTOCOL.md §8 and
+the operator routes of issue #5); ``watch`` holds a WebSocket inspector
+connection (``actorscope.client``) and redraws as pushes arrive.
+
+Exit codes: 0 ok; 1 the server refused or failed (its ``group.code`` is
+printed), or the operator declined a replay; 2 usage (bad arguments, no
+actor, a replay needing confirmation with no terminal to ask on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from actorscope.client import InspectorClient, InspectorClientError
+from actorscope.client.history_view import diff_histories, history_json, history_rows
+from actorscope.client.http import HttpInspector, InspectorHttpError, ServerHttp
+from actorscope.client.models import HistoryUpdate, InitView, Push, StateUpdate
+from actorscope.client.render import (
+    Style,
+    render_diff,
+    render_history,
+    render_table,
+    style_for,
+    to_text,
+)
+
+__all__ = ["register", "run"]
+
+DEFAULT_URL = "http://127.0.0.1:6420"
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad arguments discovered after parsing (exit code 2)."""
+
+
+def register(subparsers: Any) -> None:
+    """Add ``inspect`` to the ``actorscope`` command (server/cli.py)."""
+    parser = subparsers.add_parser(
+        "inspect",
+        help="look at an actor and operate its workflow",
+        description="Look at one actor (state, queue, database, workflow history) and "
+        "operate its workflow (dry-run, replay by step path, audit, attempt diffs). "
+        "The actor is --actor ID or --name NAME --key KEY; --url and --token default "
+        "to $ACTORSCOPE_URL and $ACTORSCOPE_TOKEN.",
+        epilog="exit codes: 0 ok; 1 refused or failed (by the server, or you declined); "
+        "2 usage (bad arguments, no confirmation possible without a terminal)",
+    )
+    _connection_options(parser, argparse.SUPPRESS)
+    # Options also accepted after COMMAND; the top-level ones are the defaults.
+    common = argparse.ArgumentParser(add_help=False)
+    _connection_options(common, argparse.SUPPRESS)
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="machine-readable JSON output",
+    )
+    commands = parser.add_subparsers(dest="inspect_command", metavar="COMMAND", required=True)
+
+    commands.add_parser("summary", parents=[common], help="state, connections, queue, workflow")
+    state = commands.add_parser("state", parents=[common], help="show or replace the state")
+    state.add_argument("--set", metavar="JSON", help="replace the state with this JSON value")
+    call = commands.add_parser("call", parents=[common], help="call an action")
+    call.add_argument("action")
+    call.add_argument(
+        "args",
+        nargs="?",
+        default="[]",
+        metavar="ARGS_JSON",
+        help="a JSON array of arguments (a single value means one argument)",
+    )
+    queue = commands.add_parser("queue", parents=[common], help="pending queue messages")
+    queue.add_argument("--limit", type=int, default=50)
+    db = commands.add_parser("db", parents=[common], help="the actor's SQLite database")
+    db_commands = db.add_subparsers(dest="db_command", metavar="tables|rows", required=True)
+    db_commands.add_parser("tables", parents=[common], help="list the tables")
+    rows = db_commands.add_parser("rows", parents=[common], help="rows of a table")
+    rows.add_argument("table")
+    rows.add_argument("--limit", type=int, default=100)
+    rows.add_argument("--offset", type=int, default=0)
+    history = commands.add_parser("history", parents=[common], help="the workflow as a tree")
+    which = history.add_mutually_exclusive_group()
+    which.add_argument("--attempt", type=int, metavar="N", help="show archived attempt N")
+    which.add_argument(
+        "--diff",
+        type=int,
+        metavar="N",
+        help="what differs between attempt N and the current history",
+    )
+    watch = commands.add_parser("watch", parents=[common], help="live tree and state")
+    watch.add_argument("--count", type=int, metavar="N", help="exit after N updates")
+    watch.add_argument("--timeout", type=float, metavar="S", help="exit after S seconds")
+    watch.add_argument("--protocol-version", type=int, default=4, choices=(1, 2, 3, 4))
+    replay = commands.add_parser(
+        "replay", parents=[common], help="rewind the workflow (shows what is discarded first)"
+    )
+    replay.add_argument("entry_id", nargs="?", metavar="ENTRY_ID")
+    replay.add_argument(
+        "--step", metavar="PATH", help="target by location path (items/~1/reserve-1)"
+    )
+    replay.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    replay.add_argument("--reason", metavar="TEXT", help="recorded in the replay audit")
+    replay.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    commands.add_parser("replays", parents=[common], help="the replay audit, newest first")
+    parser.set_defaults(handler=run)
+
+
+def _connection_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--url", default=default, help=f"server URL ($ACTORSCOPE_URL, {DEFAULT_URL})"
+    )
+    parser.add_argument("--actor", default=default, metavar="ID", help="actor id")
+    parser.add_argument("--name", default=default, help="actor name (with --key)")
+    parser.add_argument("--key", default=default, help="actor key (with --name)")
+    parser.add_argument("--token", default=default, help="inspector token ($ACTORSCOPE_TOKEN)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one ``inspect`` command; returns the exit code."""
+    out = sys.stdout
+    try:
+        actor = _actor(args)
+        command = _COMMANDS[args.inspect_command]
+        return command(args, actor, style_for(out))
+    except UsageError as exc:
+        print(f"actorscope inspect: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except InspectorHttpError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except InspectorClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def _actor(args: argparse.Namespace) -> HttpInspector:
+    url = getattr(args, "url", None) or os.environ.get("ACTORSCOPE_URL") or DEFAULT_URL
+    token = getattr(args, "token", None) or os.environ.get("ACTORSCOPE_TOKEN") or None
+    try:
+        server = ServerHttp(url, token)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    actor_id = getattr(args, "actor", None)
+    name, key = getattr(args, "name", None), getattr(args, "key", None)
+    if actor_id and (name or key):
+        raise UsageError("give either --actor or --name/--key, not both")
+    if not actor_id:
+        if not name or key is None:
+            raise UsageError("say which actor: --actor ID, or --name NAME --key KEY")
+        actor_id = str(server.find_actor(name, key)["actor_id"])
+    return server.actor(actor_id)
+
+
+def _json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=repr, ensure_ascii=False))
+
+
+# -- commands ---------------------------------------------------------------------
+
+
+def _summary(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    summary = actor.summary()
+    if _json(args):
+        _print_json(summary)
+        return EXIT_OK
+    print(style.paint(f"actor {actor.actor_id}", "bold"))
+    if summary.get("isStateEnabled"):
+        print(f"state:        {to_text(summary.get('state'))}")
+    print(f"connections:  {len(summary.get('connections') or [])}")
+    print(f"actions:      {', '.join(summary.get('rpcs') or []) or '-'}")
+    print(f"queue size:   {summary.get('queueSize', 0)}")
+    print(f"database:     {'yes' if summary.get('isDatabaseEnabled') else 'no'}")
+    history = summary.get("workflowHistory")
+    if summary.get("isWorkflowEnabled") and history is not None:
+        rows = history_rows(history)
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        text = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
+        print(f"workflow:     {len(rows)} entries ({text or 'none yet'})")
+    else:
+        print("workflow:     no")
+    return EXIT_OK
+
+
+def _state(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    if args.set is not None:
+        value = _parse_json(args.set, "--set")
+        actor.set_state(value)
+        if _json(args):
+            _print_json({"ok": True, "state": value})
+        else:
+            print("state replaced")
+        return EXIT_OK
+    result = actor.state()
+    if _json(args):
+        _print_json(result)
+    elif not result.get("isStateEnabled", True):
+        print("this actor has no state")
+    else:
+        _print_json(result.get("state"))
+    return EXIT_OK
+
+
+def _call(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    parsed = _parse_json(args.args, "ARGS_JSON")
+    call_args = parsed if isinstance(parsed, list) else [parsed]
+    result = actor.action(args.action, call_args)
+    _print_json(result if _json(args) else result.get("output"))
+    return EXIT_OK
+
+
+def _queue(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    result = actor.queue(args.limit)
+    if _json(args):
+        _print_json(result)
+        return EXIT_OK
+    print(f"{result.get('size', 0)} message(s) (max {result.get('maxSize')})")
+    messages = result.get("messages") or []
+    if messages:
+        rows = [[str(m["id"]), m["name"], _when(m.get("createdAtMs"))] for m in messages]
+        print(render_table(["ID", "NAME", "CREATED"], rows, style))
+    if result.get("truncated"):
+        print(style.paint("(truncated)", "dim"))
+    return EXIT_OK
+
+
+def _db(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    if args.db_command == "tables":
+        schema = actor.database_schema().get("schema")
+        if _json(args):
+            _print_json(schema)
+            return EXIT_OK
+        tables = _tables(schema)
+        if tables:
+            print(render_table(["TABLE", "COLUMNS", "ROWS"], tables, style))
+        else:
+            print("(no tables)")
+        return EXIT_OK
+    result = actor.database_rows(args.table, args.limit, args.offset)
+    rows = result.get("rows") or []
+    if _json(args):
+        _print_json(result)
+    elif not rows:
+        print("(no rows)")
+    else:
+        headers = list(rows[0]) if isinstance(rows[0], dict) else []
+        cells = [[to_text(r.get(h)) for h in headers] for r in rows]
+        print(render_table(headers, cells, style))
+    return EXIT_OK
+
+
+def _tables(schema: Any) -> list[list[str]]:
+    """``[name, columns, rows]`` per table of a database schema.
+
+    The server answers ``{"tables": [{"table": {"name"}, "columns": [...],
+    "records": n}]}``; plainer shapes (a list of names) are accepted too.
+    """
+    tables = schema.get("tables", []) if isinstance(schema, dict) else schema
+    out = []
+    for t in tables if isinstance(tables, list) else []:
+        if not isinstance(t, dict):
+            out.append([str(t), "", ""])
+            continue
+        head = t.get("table")
+        name = head.get("name") if isinstance(head, dict) else t.get("name", head)
+        columns = ", ".join(
+            f"{c.get('name')} {c.get('type', '')}".rstrip()
+            for c in t.get("columns") or []
+            if isinstance(c, dict)
+        )
+        records = t.get("records")
+        out.append([str(name), columns, "" if records is None else str(records)])
+    return out
+
+
+def _history(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    if args.diff is not None:
+        attempt = actor.workflow_history(attempt=args.diff)
+        current = actor.workflow_history()
+        replayed_at = (attempt.get("attempt") or {}).get("createdAt")
+        lines = diff_histories(
+            attempt.get("history") or {}, current.get("history") or {}, replayed_at
+        )
+        if _json(args):
+            _print_json({"attempt": args.diff, "diff": [d.to_json() for d in lines]})
+        else:
+            print(render_diff(lines, args.diff, style))
+        return EXIT_OK
+    result = actor.workflow_history(attempt=args.attempt)
+    if not result.get("isWorkflowEnabled", True):
+        print("this actor has no workflow", file=sys.stderr)
+        return EXIT_REFUSED
+    rows = history_rows(result.get("history") or {})
+    if _json(args):
+        _print_json({**result, "rows": [r.to_json() for r in rows]})
+    else:
+        if args.attempt is not None:
+            print(style.paint(f"archived attempt {args.attempt}", "bold"))
+        print(render_history(rows, style))
+    return EXIT_OK
+
+
+def _replay(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    if args.entry_id and args.step:
+        raise UsageError("give either ENTRY_ID or --step PATH, not both")
+    _require_operator_routes(actor)
+    plan = actor.replay(args.entry_id, step=args.step, dry_run=True)
+    if args.dry_run:
+        if _json(args):
+            _print_json(plan)
+        else:
+            print(_describe_plan(plan, style))
+        return EXIT_OK
+    if not _json(args):
+        print(_describe_plan(plan, style))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(
+                "actorscope inspect: refusing to replay without confirmation: "
+                "stdin is not a terminal (pass --yes)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        answer = input("Replay the workflow from here? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("not replayed", file=sys.stderr)
+            return EXIT_REFUSED
+    result = actor.replay(args.entry_id, step=args.step, reason=args.reason)
+    if _json(args):
+        _print_json(result)
+        return EXIT_OK
+    discarded = result.get("discarded", len(plan.get("discard") or []))
+    attempt = result.get("attempt")
+    text = f"replayed: {discarded} entr{'y' if discarded == 1 else 'ies'} discarded"
+    if attempt is not None:
+        text += f", archived as attempt {attempt} (history --diff {attempt})"
+    print(style.paint(text, "green"))
+    return EXIT_OK
+
+
+def _require_operator_routes(actor: HttpInspector) -> None:
+    """Refuse before replaying on a server without the issue #5 routes.
+
+    A plain §8 server ignores ``dryRun`` and ``step`` and would replay for
+    real (from the start); the audit route tells the two apart.
+    """
+    try:
+        actor.replays()
+    except InspectorHttpError as exc:
+        if exc.status == 404 and not exc.code:
+            raise InspectorHttpError(
+                404,
+                "inspector.operator_routes_missing",
+                "this server has no dry run, step paths or replay audit "
+                "(GET /inspector/workflow/replays is missing); nothing was replayed",
+            ) from None
+        raise
+
+
+def _describe_plan(plan: dict[str, Any], style: Style) -> str:
+    boundary = plan.get("boundary")
+    discard = plan.get("discard") or []
+    lines = []
+    if boundary is None:
+        lines.append("replay from the start: every entry is discarded")
+    else:
+        lines.append(
+            f"rewind boundary: {boundary.get('path')} ({boundary.get('kind')}, "
+            f"{boundary.get('entryId')})"
+        )
+    lines.append(f"{len(discard)} entr{'y' if len(discard) == 1 else 'ies'} will be discarded:")
+    rows = [[d.get("path", ""), d.get("kind", ""), d.get("status", "")] for d in discard]
+    if rows:
+        lines.append(render_table(["PATH", "KIND", "STATUS"], rows, style))
+    return "\n".join(lines)
+
+
+def _replays(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    result = actor.replays()
+    records = result.get("replays") or []
+    if _json(args):
+        _print_json(result)
+        return EXIT_OK
+    if not records:
+        print("no replays recorded")
+        return EXIT_OK
+    rows = []
+    for r in records:
+        target = r.get("target") or {}
+        what = target.get("step") or target.get("entryId") or "(start)"
+        outcome = r.get("result", "")
+        if r.get("refusal"):
+            outcome += f" ({r['refusal'].get('code')})"
+        rows.append(
+            [
+                _when(r.get("at")),
+                str(r.get("transport")),
+                str(r.get("credential")),
+                what,
+                str(r.get("discarded")),
+                outcome,
+                "-" if r.get("attempt") is None else str(r["attempt"]),
+                r.get("reason") or "",
+            ]
+        )
+    headers = [
+        "WHEN",
+        "TRANSPORT",
+        "CREDENTIAL",
+        "TARGET",
+        "DISCARDED",
+        "RESULT",
+        "ATTEMPT",
+        "REASON",
+    ]
+    print(render_table(headers, rows, style))
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    return asyncio.run(_watch_async(args, actor, style))
+
+
+async def _watch_async(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    server = actor.server
+    client = InspectorClient(
+        server.base_url, actor.actor_id, server.token, protocol_version=args.protocol_version
+    )
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    redraw = style.color  # on a terminal, clear and redraw; piped, append frames
+    state: Any = None
+    history: Any = None
+    updates = 0
+    async with client:
+        async for push in _pushes_until(client, deadline):
+            match push:
+                case InitView():
+                    state, history = push.state, push.workflow_history
+                case StateUpdate():
+                    state = push.state
+                    updates += 1
+                case HistoryUpdate():
+                    history = push.history
+                    updates += 1
+                case _:
+                    updates += 1
+            frame = _watch_frame(actor.actor_id, state, history, client, style, _json(args))
+            if redraw:
+                print("\x1b[2J\x1b[H", end="")
+            print(frame, flush=True)
+            if args.count is not None and updates >= args.count:
+                break
+    return EXIT_OK
+
+
+async def _pushes_until(client: InspectorClient, deadline: float | None) -> AsyncIterator[Push]:
+    while True:
+        wait = None if deadline is None else deadline - time.monotonic()
+        if wait is not None and wait <= 0:
+            return
+        try:
+            yield await client.next_push(timeout=wait if wait is not None else 3600.0)
+        except (TimeoutError, InspectorClientError):
+            if deadline is None:
+                continue
+            return
+
+
+def _watch_frame(
+    actor_id: str, state: Any, history: Any, client: InspectorClient, style: Style, as_json: bool
+) -> str:
+    hist = None if history is None else history_json(history, client.codec)
+    if as_json:
+        return json.dumps({"state": state, "history": hist}, default=repr)
+    lines = [style.paint(f"actor {actor_id}  {time.strftime('%H:%M:%S')}", "bold")]
+    lines.append(f"state: {to_text(state)}")
+    if hist is not None:
+        lines.append(render_history(history_rows(hist), style))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _parse_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{what} is not valid JSON: {exc}") from None
+
+
+def _when(ms: Any) -> str:
+    if not isinstance(ms, int):
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000)) + "Z"
+
+
+_COMMANDS = {
+    "summary": _summary,
+    "state": _state,
+    "call": _call,
+    "queue": _queue,
+    "db": _db,
+    "history": _history,
+    "watch": _watch,
+    "replay": _replay,
+    "replays": _replays,
+}

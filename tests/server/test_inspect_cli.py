@@ -1,0 +1,139 @@
+"""``actorscope inspect`` run as a real subprocess against a real server.
+
+Exit codes (0 ok, 1 refused by the server, 2 usage), ``--json`` parsed, and
+piped (non-TTY) output free of colour codes even with ``NO_COLOR`` unset.
+The replay commands are in ``test_inspect_cli_replay.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+import attrs
+
+SERVER_TOKEN = "test-server-token-0123456789"
+TIMEOUT = 30.0
+
+
+@attrs.frozen
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+async def inspect(server: Any, *args: str, env: dict[str, str] | None = None) -> Result:
+    """Run ``python -m actorscope inspect ARGS`` with stdin and stdout not a terminal."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "ACTORSCOPE_URL")}
+    full_env.update({"TERM": "xterm-256color", "ACTORSCOPE_TOKEN": SERVER_TOKEN})
+    if server is not None:
+        full_env["ACTORSCOPE_URL"] = server.url
+    full_env.update(env or {})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "actorscope",
+        "inspect",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=full_env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+    assert proc.returncode is not None
+    return Result(proc.returncode, out.decode(), err.decode())
+
+
+async def _wait_for_entries(server: Any, actor_id: str, n: int) -> None:
+    actor = server.directory.get(actor_id)
+    for _ in range(500):
+        history = await actor.workflow_history()
+        if history is not None and len(history.entries) >= n:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the workflow did not get going")
+
+
+async def test_summary_state_call_and_state_set(server: Any, demo_ids: dict[str, str]) -> None:
+    summary = await inspect(server, "--name", "counter", "--key", "demo", "summary")
+    assert summary.code == 0, summary.err
+    assert demo_ids["counter"] in summary.out and '{"count": 0}' in summary.out
+    called = await inspect(server, "--actor", demo_ids["counter"], "call", "increment", "[4]")
+    assert (called.code, called.json()) == (0, 4)
+    one_arg = await inspect(server, "--actor", demo_ids["counter"], "call", "increment", "2")
+    assert one_arg.json() == 6
+    replaced = await inspect(
+        server, "--actor", demo_ids["counter"], "state", "--set", '{"count": 9}'
+    )
+    assert replaced.code == 0
+    state = await inspect(server, "--actor", demo_ids["counter"], "state", "--json")
+    assert state.json() == {"state": {"count": 9}, "isStateEnabled": True}
+
+
+async def test_history_tree_is_plain_when_piped_and_json_parses(
+    server: Any, demo_ids: dict[str, str]
+) -> None:
+    await _wait_for_entries(server, demo_ids["steps"], 4)
+    tree = await inspect(server, "--actor", demo_ids["steps"], "history")
+    assert tree.code == 0, tree.err
+    assert "\x1b[" not in tree.out
+    lines = tree.out.splitlines()
+    assert lines[0].split()[:3] == ["PATH", "KIND", "STATUS"]
+    assert [line.split()[0] for line in lines[1:]] == ["one", "two", "three", "rest"]
+    assert "COMPLETED" in lines[1]
+    data = (await inspect(server, "--actor", demo_ids["steps"], "history", "--json")).json()
+    assert [r["path"] for r in data["rows"]] == ["one", "two", "three", "rest"]
+    assert [r["kind"] for r in data["rows"]] == ["step", "step", "step", "sleep"]
+    assert data["history"]["nameRegistry"] == ["one", "two", "three", "rest"]
+
+
+async def test_queue_and_database(server: Any, demo_ids: dict[str, str]) -> None:
+    queue = await inspect(server, "--actor", demo_ids["order"], "queue", "--json")
+    assert queue.code == 0 and queue.json()["size"] == 0
+    tables = await inspect(server, "--actor", demo_ids["inventory"], "db", "tables")
+    assert tables.code == 0 and "items" in tables.out and "qty INTEGER" in tables.out
+    rows = await inspect(
+        server, "--actor", demo_ids["inventory"], "db", "rows", "items", "--limit", "2", "--json"
+    )
+    assert [r["name"] for r in rows.json()["rows"]] == ["apple", "pear"]
+
+
+async def test_watch_exits_after_count(server: Any, demo_ids: dict[str, str]) -> None:
+    watcher = asyncio.create_task(
+        inspect(server, "--actor", demo_ids["counter"], "watch", "--count", "1", "--timeout", "20")
+    )
+    actor = server.directory.get(demo_ids["counter"])
+    # Keep changing the state until the watcher has seen an update and exited.
+    while not watcher.done():
+        await actor.call_action("increment", [1])
+        await asyncio.sleep(0.1)
+    result = await watcher
+    assert result.code == 0, result.err
+    assert "state:" in result.out and "\x1b[" not in result.out
+
+
+async def test_exit_codes(server: Any, demo_ids: dict[str, str]) -> None:
+    refused = await inspect(server, "--actor", demo_ids["counter"], "call", "nope")
+    assert refused.code == 1 and "actor.action_not_found" in refused.err
+    unknown = await inspect(server, "--actor", "no-such-actor", "state")
+    assert unknown.code == 1 and "actor.not_found" in unknown.err
+    bad_token = await inspect(
+        server, "--actor", demo_ids["counter"], "state", env={"ACTORSCOPE_TOKEN": "wrong"}
+    )
+    assert bad_token.code == 1 and "inspector.unauthorized" in bad_token.err
+    no_actor = await inspect(server, "state")
+    assert no_actor.code == 2
+    bad_json = await inspect(server, "--actor", demo_ids["counter"], "state", "--set", "{nope")
+    assert bad_json.code == 2 and "not valid JSON" in bad_json.err
+    bad_usage = await inspect(server, "--actor", demo_ids["counter"], "frobnicate")
+    assert bad_usage.code == 2
+    not_found = await inspect(server, "--name", "counter", "--key", "elsewhere", "state")
+    assert not_found.code == 1 and "actor.not_found" in not_found.err
