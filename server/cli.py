@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS: tuple[str, ...] = ()
+_COMMANDS: tuple[str, ...] = ("inspect_cli",)
 
 
 def build_parser() -> argparse.ArgumentParser:
