@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS: tuple[str, ...] = ("inspect_cli",)
+_COMMANDS: tuple[str, ...] = ("serve_cli", "frame_cli", "inspect_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 __all__ = [
     "InspectorError",
+    "action_failed",
     "action_not_found",
     "actor_not_found",
     "database_not_enabled",
+    "definition_not_found",
     "invalid_request",
+    "queue_full",
     "replay_in_flight",
     "replay_target_not_step",
     "state_not_enabled",
@@ -92,3 +95,16 @@ def database_not_enabled() -> InspectorError:
 
 def table_not_found(table: str) -> InspectorError:
     return InspectorError(404, "database", "table_not_found", f"no table {table!r}")
+
+
+def action_failed(name: str, exc: BaseException) -> InspectorError:
+    """The action itself raised: the caller gets what it raised, not a bare 500."""
+    return InspectorError(500, "actor", "action_failed", f"{name}: {type(exc).__name__}: {exc}")
+
+
+def definition_not_found(name: str) -> InspectorError:
+    return InspectorError(404, "actor", "definition_not_found", f"no actor definition {name!r}")
+
+
+def queue_full(max_size: int) -> InspectorError:
+    return InspectorError(409, "queue", "full", f"the queue holds its maximum of {max_size}")

@@ -8,11 +8,14 @@ request means. Refusals are ``InspectorError`` (``server/errors.py``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import attrs
 
-from actorscope.engine import HistorySnapshot
+if TYPE_CHECKING:
+    # Only an annotation here; importing lazily keeps this module importable
+    # on its own (attrs does not evaluate string annotations).
+    from actorscope.engine import HistorySnapshot
 
 __all__ = [
     "ActorDirectory",

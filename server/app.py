@@ -1,0 +1,44 @@
+"""One ASGI application for everything a server answers, on one port.
+
+* the inspector WebSocket endpoint (PROTOCOL.md §6, ``ws_inspector.py``),
+* the inspector HTTP API (§8, ``http_api.py``),
+* client connections and the workflow queue (``gateway.py``),
+* management (``management.py``).
+
+Route order matters only where paths overlap: the gateway's own routes come
+first, then the inspector's, so ``/gateway/{id}/connect`` is never mistaken
+for anything else.
+"""
+
+from __future__ import annotations
+
+from actorscope.protocol.framing import NEWEST_VERSION
+from actorscope.protocol.values import ValueCodec
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from .directory import ActorSystem
+from .gateway import gateway_routes
+from .http_api import inspector_http_routes
+from .management import management_routes
+from .ws_inspector import inspector_websocket_routes
+
+__all__ = ["build_app"]
+
+
+def build_app(
+    system: ActorSystem,
+    *,
+    value_codec: ValueCodec,
+    max_protocol_version: int = NEWEST_VERSION,
+) -> Starlette:
+    """The server's ASGI app over ``system``'s actors."""
+    routes: list[BaseRoute] = [
+        *gateway_routes(system),
+        *inspector_websocket_routes(
+            system, value_codec=value_codec, max_protocol_version=max_protocol_version
+        ),
+        *inspector_http_routes(system),
+        *management_routes(system),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,181 @@
+"""Run a server in-process: ``start_server(config) -> RunningServer``.
+
+Used by ``actorscope serve``, the tests and the benchmarks. The socket is
+bound here (port 0 picks a free one, read back as ``.port``) and handed to
+uvicorn, which serves HTTP and WebSocket on it: ``ws="websockets-sansio"``
+runs the WebSocket side on the ``websockets`` protocol implementation, with
+frames over ``ws_max_size`` (1 MiB, PROTOCOL.md §5) closed with 1009.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Generator, Iterable
+from pathlib import Path
+
+import attrs
+import uvicorn
+from actorscope.protocol.framing import NEWEST_VERSION
+from actorscope.protocol.values import MsgpackCodec, ValueCodec
+
+from .app import build_app
+from .definitions import Registry
+from .directory import ActorSystem
+from .store import ActorStore
+from .traces import DEFAULT_TRACE_CAPACITY
+
+__all__ = ["WS_MAX_SIZE", "RunningServer", "ServerConfig", "start_server"]
+
+log = logging.getLogger("actorscope.server")
+
+#: Largest inbound WebSocket frame (PROTOCOL.md §5: bigger closes with 1009).
+WS_MAX_SIZE = 1 << 20
+
+
+@attrs.frozen
+class ServerConfig:
+    """Everything ``start_server`` needs.
+
+    Attributes:
+        registry: the actor definitions this server runs.
+        data_dir: where the SQLite store lives (created if missing).
+        host, port: where to listen; port 0 picks a free port.
+        server_token: the server-wide inspector token (``None``: none).
+        dev: development mode; with no ``server_token``, auth is off.
+        max_protocol_version: the newest inspector protocol version served.
+        value_codec: encodes user values on the inspector wire (§7).
+        create: (name, key) actors to create (or reopen) at start.
+        trace_capacity: spans kept per actor.
+    """
+
+    registry: Registry
+    data_dir: Path = Path(".actorscope")
+    host: str = "127.0.0.1"
+    port: int = 0
+    server_token: str | None = None
+    dev: bool = False
+    max_protocol_version: int = NEWEST_VERSION
+    value_codec: ValueCodec = attrs.field(factory=MsgpackCodec)
+    create: tuple[tuple[str, str], ...] = ()
+    trace_capacity: int = DEFAULT_TRACE_CAPACITY
+
+
+class _Server(uvicorn.Server):
+    # The embedding process owns signals (the CLI installs its own; tests and
+    # benches must not have SIGINT swallowed), so uvicorn installs none.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class RunningServer:
+    """A started server. ``await stop()`` shuts it down and closes the store."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        system: ActorSystem,
+        server: uvicorn.Server,
+        task: asyncio.Task[None],
+        port: int,
+    ) -> None:
+        self.config = config
+        self.directory = system
+        self._server = server
+        self._task = task
+        self.port = port
+        self._stopped = False
+
+    @property
+    def host(self) -> str:
+        return self.config.host
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` (the WebSocket endpoints are the same with ``ws://``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url[len("http") :]
+
+    @property
+    def server_token(self) -> str | None:
+        return self.config.server_token
+
+    async def stop(self) -> None:
+        """Stop serving, close every actor and the store (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self.directory.stop()
+
+    async def wait(self) -> None:
+        """Until the server stops (``should_exit`` set by a signal handler)."""
+        await asyncio.shield(self._task)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+async def start_server(config: ServerConfig) -> RunningServer:
+    """Open the store, start every actor, and serve on ``config.host:port``."""
+    system = ActorSystem(
+        config.registry,
+        ActorStore(config.data_dir),
+        server_token=config.server_token,
+        dev=config.dev,
+        trace_capacity=config.trace_capacity,
+    )
+    await system.start()
+    try:
+        await _create(system, config.create)
+        if system.dev_mode:
+            log.warning("development mode: inspector and management auth is OFF")
+        app = build_app(
+            system,
+            value_codec=config.value_codec,
+            max_protocol_version=config.max_protocol_version,
+        )
+        sock = _bind(config.host, config.port)
+    except BaseException:
+        await system.stop()
+        raise
+    uv_config = uvicorn.Config(
+        app,
+        ws="websockets-sansio",
+        ws_max_size=WS_MAX_SIZE,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
+    server = _Server(uv_config)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            sock.close()
+            await system.stop()
+            task.result()  # raises what stopped it
+            raise RuntimeError("the server stopped during startup")
+        await asyncio.sleep(0.01)
+    return RunningServer(config, system, server, task, sock.getsockname()[1])
+
+
+async def _create(system: ActorSystem, wanted: Iterable[tuple[str, str]]) -> None:
+    for name, key in wanted:
+        await system.get_or_create(name, key)
