@@ -11,6 +11,7 @@ sequence numbers can be deleted with a handful of ``DeletePrefix`` ops)::
     m/<12 digits>   entry metadata, same number as its entry
     q/<12 digits>   pending queue message by message id
     k/seq k/msg k/att  high-water counters (only ever grow)
+    k/ver           random token rewritten by every history batch (cache check)
     ah/<8 digits>   replay attempt header; ab/<8 digits> its archived entries
 
 Records are MessagePack arrays (compact, fast); user values are MessagePack
@@ -58,6 +59,7 @@ __all__ = [
     "META",
     "NAME",
     "QUEUE",
+    "VERSION",
     "WORKFLOW",
     "decode_entry",
     "decode_meta",
@@ -81,6 +83,7 @@ QUEUE = b"q/"
 COUNTER_SEQ = b"k/seq"
 COUNTER_MSG = b"k/msg"
 COUNTER_ATTEMPT = b"k/att"
+VERSION = b"k/ver"
 ATTEMPT_HEAD = b"ah/"
 ATTEMPT_BODY = b"ab/"
 

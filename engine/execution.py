@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,6 +40,8 @@ __all__ = [
     "claim",
     "describe_error",
     "is_step_executing",
+    "keep_store",
+    "open_store",
 ]
 
 
@@ -150,3 +153,30 @@ async def claim(workflow_id: str, driver: Driver, *, run: bool) -> AsyncIterator
         slot.users -= 1
         if slot.users == 0 and _SLOTS.get(key) is slot:
             del _SLOTS[key]
+
+
+# Recently used histories, so a wake-up or a replay does not re-read and
+# re-decode the whole history (the store checks the driver's version token
+# before it is reused, so a history changed elsewhere is reloaded).
+_CACHE: OrderedDict[tuple[str, int], HistoryStore] = OrderedDict()
+CACHE_SIZE = 32
+
+
+async def open_store(workflow_id: str, driver: Driver) -> HistoryStore:
+    """The workflow's history: the cached store if still current, else a fresh load."""
+    store = _CACHE.pop((workflow_id, id(driver)), None)
+    if store is not None and store.driver is driver and await store.refresh():
+        return store
+    return await HistoryStore.load(driver)
+
+
+def keep_store(workflow_id: str, store: HistoryStore) -> None:
+    """Cache a store whose writes are all flushed, for the next run or replay."""
+    if store.pending:
+        return
+    store.listeners = []
+    key = (workflow_id, id(store.driver))
+    _CACHE[key] = store
+    _CACHE.move_to_end(key)
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)

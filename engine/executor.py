@@ -22,12 +22,27 @@ from .codec import decode_value, encode_value
 from .context import WorkflowContext
 from .driver import Driver
 from .errors import DuplicateNameError, HistoryDivergedError
-from .execution import Execution, Stopped, Suspend, claim, describe_error
+from .execution import (
+    Execution,
+    Stopped,
+    Suspend,
+    claim,
+    describe_error,
+    keep_store,
+    open_store,
+)
 from .model import EntryStatus, RollbackCheckpointKind, StepKind, WorkflowRecord, WorkflowState
 from .snapshot import HistorySnapshot
-from .store import HistoryListener, HistoryStore
+from .store import HistoryListener, HistoryStore, StoreListener
 
-__all__ = ["TERMINAL_STATES", "RunResult", "WorkflowFn", "load_history", "run_workflow"]
+__all__ = [
+    "TERMINAL_STATES",
+    "RunResult",
+    "WorkflowFn",
+    "load_history",
+    "run_once",
+    "run_workflow",
+]
 
 WorkflowFn: TypeAlias = Callable[[WorkflowContext, Any], Awaitable[Any]]
 
@@ -94,14 +109,37 @@ async def run_workflow(
             history; nothing is written and the workflow keeps its state.
         WorkflowBusy: another run of this workflow is active.
     """
+    listener: StoreListener | None = None
+    if on_history_updated is not None:
+        callback = on_history_updated
+
+        def listener(store: HistoryStore) -> None:
+            callback(store.snapshot())
+
+    return await run_once(workflow_id, fn, input, driver, clock=clock, env=env, listener=listener)
+
+
+async def run_once(
+    workflow_id: str,
+    fn: WorkflowFn,
+    input: Any,
+    driver: Driver,
+    *,
+    clock: Clock | None = None,
+    env: Any = None,
+    listener: StoreListener | None = None,
+) -> RunResult:
+    """``run_workflow`` with a store-level listener (the runner coalesces notifications)."""
     clock = clock or SystemClock()
     async with claim(workflow_id, driver, run=True) as slot:
-        store = await HistoryStore.load(driver)
-        if on_history_updated is not None:
-            store.listeners.append(on_history_updated)
+        store = await open_store(workflow_id, driver)
+        if listener is not None:
+            store.listeners.append(listener)
         execution = Execution(workflow_id, store, clock, env)
         slot.execution = execution
-        return await _execute(execution, fn, input)
+        result = await _execute(execution, fn, input)
+        keep_store(workflow_id, store)
+        return result
 
 
 async def _execute(ex: Execution, fn: WorkflowFn, input: Any) -> RunResult:

@@ -21,7 +21,7 @@ from . import codec
 from .clock import Clock, SystemClock
 from .driver import BatchOp, Delete, Driver, Set
 from .errors import ReplayInFlight, ReplayTargetNotStep, StepNotFound
-from .execution import active_execution, claim
+from .execution import active_execution, claim, keep_store, open_store
 from .model import (
     BranchState,
     BranchStatus,
@@ -195,8 +195,11 @@ async def replay_from_step(
             raise ReplayInFlight(", ".join(sorted(live.executing_paths())), "is executing")
         live.stop_requested = True
     async with claim(workflow_id, driver, run=False):
-        store = await HistoryStore.load(driver)
-        return await apply_replay(store, entry_id, clock.now_ms(), keep_attempts)
+        store = await open_store(workflow_id, driver)
+        try:
+            return await apply_replay(store, entry_id, clock.now_ms(), keep_attempts)
+        finally:
+            keep_store(workflow_id, store)
 
 
 async def apply_replay(

@@ -26,16 +26,19 @@ from typing import Any
 from .clock import Clock, SystemClock
 from .driver import Driver
 from .execution import active_execution, is_step_executing
-from .executor import TERMINAL_STATES, RunResult, WorkflowFn, load_history, run_workflow
+from .executor import TERMINAL_STATES, RunResult, WorkflowFn, load_history, run_once
 from .model import WorkflowState
 from .queue import QueueMessage, list_messages, send_message
 from .replay import DEFAULT_KEEP_ATTEMPTS, replay_from_step
 from .snapshot import HistorySnapshot
-from .store import HistoryListener
+from .store import HistoryListener, HistoryStore
 
 __all__ = ["WorkflowRunner"]
 
 _log = logging.getLogger(__name__)
+
+# Minimum spacing of history notifications from one runner (seconds).
+NOTIFY_INTERVAL = 0.02
 
 
 class WorkflowRunner:
@@ -74,6 +77,9 @@ class WorkflowRunner:
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
+        self._dirty: HistoryStore | None = None
+        self._notify_handle: asyncio.TimerHandle | None = None
+        self._last_notify = 0.0
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -92,6 +98,9 @@ class WorkflowRunner:
         task, self._task = self._task, None
         if task is None:
             return
+        if self._notify_handle is not None:
+            self._notify_handle.cancel()
+            self._notify_handle = None
         execution = active_execution(self.workflow_id, self.driver)
         if execution is not None:
             execution.stop_requested = True
@@ -168,28 +177,55 @@ class WorkflowRunner:
         if self.on_history_updated is not None:
             self.on_history_updated(snapshot)
 
+    def _history_written(self, store: HistoryStore) -> None:
+        """Coalesce notifications: one snapshot per burst of writes.
+
+        Building a snapshot is O(history); doing it per write would make a
+        long workflow quadratic. Writes that happen without yielding to the
+        event loop share one notification, and notifications are spaced at
+        least ``NOTIFY_INTERVAL`` apart; the last write is always delivered.
+        """
+        self._dirty = store
+        if self._notify_handle is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_notify + NOTIFY_INTERVAL - loop.time())
+        self._notify_handle = loop.call_later(delay, self._deliver)
+
+    def _deliver(self) -> None:
+        if self._notify_handle is not None:
+            self._notify_handle.cancel()
+            self._notify_handle = None
+        store, self._dirty = self._dirty, None
+        if store is None:
+            return
+        self._last_notify = asyncio.get_running_loop().time()
+        self._on_history(store.snapshot())
+
     async def _main(self) -> None:
         wake_at: int | None = None
         while True:
             await self._wait(wake_at)
             self._wake.clear()
             try:
-                result = await run_workflow(
+                result = await run_once(
                     self.workflow_id,
                     self.fn,
                     self.input,
                     self.driver,
                     clock=self.clock,
                     env=self.env,
-                    on_history_updated=self._on_history,
+                    listener=self._history_written,
                 )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 _log.exception("workflow %s: run raised", self.workflow_id)
+                self._deliver()
                 self.last_error = exc
                 wake_at = None
                 continue
+            self._deliver()
             self.last_error = None
             self.last_result = result
             if result.state is not WorkflowState.RUNNING:

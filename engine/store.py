@@ -22,9 +22,13 @@ from .driver import BatchOp, Delete, Driver, Set
 from .model import Entry, EntryKind, EntryMetadata, Location, WorkflowRecord
 from .snapshot import HistorySnapshot
 
-__all__ = ["HistoryListener", "HistoryStore", "QueuedMessage", "new_entry_id"]
+__all__ = ["HistoryListener", "HistoryStore", "QueuedMessage", "StoreListener", "new_entry_id"]
 
+# Public callback: receives a snapshot after every history write.
 HistoryListener = Callable[[HistorySnapshot], Any]
+# Internal callback: receives the store, so a listener that coalesces
+# notifications builds one snapshot for many writes.
+StoreListener = Callable[["HistoryStore"], Any]
 
 
 def new_entry_id() -> str:
@@ -70,7 +74,10 @@ class HistoryStore:
         self.next_msg = 0
         self.next_attempt = 1
         self.pending: list[BatchOp] = []
-        self.listeners: list[HistoryListener] = []
+        self.listeners: list[StoreListener] = []
+        # Token of the latest batch this store wrote (or read at load time):
+        # a cached store is reused only while the driver still holds it.
+        self.version: bytes | None = None
 
     # -- loading -----------------------------------------------------------
 
@@ -107,7 +114,29 @@ class HistoryStore:
             store.messages[-1].id + 1 if store.messages else 0,
         )
         store.next_attempt = max(await _counter(driver, codec.COUNTER_ATTEMPT), 1)
+        store.version = await driver.get(codec.VERSION)
         return store
+
+    async def refresh(self) -> bool:
+        """Make a cached store current again; ``False`` if it must be reloaded.
+
+        Valid while the driver's version token is the one this store wrote
+        last (nobody else changed the history). Queue messages are written
+        by senders without touching the token, so they are re-read here.
+        """
+        if self.pending or self.version is None:
+            return False
+        if await self.driver.get(codec.VERSION) != self.version:
+            return False
+        messages = []
+        for key, value in await self.driver.list(codec.QUEUE):
+            name, data, created = codec.decode_value(value)
+            messages.append(QueuedMessage(codec.key_number(key, codec.QUEUE), name, data, created))
+        self.messages = messages
+        if messages:
+            self.next_msg = max(self.next_msg, messages[-1].id + 1)
+        self.listeners = []
+        return True
 
     def _add_name(self, name: str) -> int:
         index = len(self.names)
@@ -198,20 +227,22 @@ class HistoryStore:
         if not ops:
             return
         self.pending = []
+        version = os.urandom(8).hex().encode()
+        ops.append(Set(codec.VERSION, version))
         try:
             await self.driver.batch(ops)
         except BaseException:
             # Nothing of the batch was applied (atomic); keep the ops staged
             # so the in-memory view and the next flush stay consistent.
+            ops.pop()
             self.pending = ops + self.pending
             raise
+        self.version = version
         self.notify()
 
     def notify(self) -> None:
-        if self.listeners:
-            snapshot = self.snapshot()
-            for listener in list(self.listeners):
-                listener(snapshot)
+        for listener in list(self.listeners):
+            listener(self)
 
     # -- rewinding (replay) -----------------------------------------------
 
