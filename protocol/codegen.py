@@ -1,12 +1,12 @@
 """Generates the BARE encoder and decoder of a schema as Python source.
 
-:class:`Codec` turns a parsed :class:`~.schema.Schema` plus its Python
-bindings (see :mod:`.modelcheck`) into straight-line functions, compiled
-once at import: for every type ``T`` a ``decode_T(b, p)`` that decodes
-``b[p:]`` completely and an ``encode_T(value, w)`` that appends to a
-``bytearray``. Generating code from the schema keeps the schema the single
-source of truth and keeps the hot path free of per-field interpretation
-(``Codec.source`` shows what was generated).
+:func:`generate` turns a parsed :class:`~.schema.Schema` plus its Python
+bindings (see :mod:`.modelcheck`) into the source of straight-line functions,
+which :class:`.codec.Codec` compiles once at import: for every type ``T`` a
+``decode_T(b, p)`` that decodes ``b[p:]`` completely and an
+``encode_T(value, w)`` that appends to a ``bytearray``. Generating code from
+the schema keeps the schema the single source of truth and keeps the hot path
+free of per-field interpretation (``Codec.source`` shows what was generated).
 
 Decoding follows PROTOCOL.md §2 strictly: one-byte varints are read inline and
 longer ones by :func:`.bare.read_uvarint`; every length and count is checked
@@ -17,15 +17,12 @@ the top-level function, as ``DecodeError``.
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 import attrs
 
-from . import bare
-from .errors import DecodeError, EncodeError, SchemaError
-from .modelcheck import primitive_type, require_bindings
+from .errors import SchemaError
+from .modelcheck import primitive_type
 from .schema import (
     Enum,
     ListType,
@@ -39,10 +36,7 @@ from .schema import (
     Union,
 )
 
-__all__ = ["Codec"]
-
-Decoder = Callable[[bytes, int], Any]
-Encoder = Callable[[Any, bytearray], None]
+__all__ = ["FIXED_WIDTH", "generate", "union_member_types"]
 
 _FIXED = {"u8": "U8", "u16": "U16", "u32": "U32", "u64": "U64",
           "i8": "I8", "i16": "I16", "i32": "I32", "i64": "I64"}
@@ -357,73 +351,26 @@ class _Gen:
         return "\n".join(self.out + tables) + "\n"
 
 
-def _as_bytes(x: object, what: str) -> bytes:
-    if isinstance(x, bytearray | memoryview):
-        return bytes(x)
-    raise TypeError(f"expected bytes for {what}, got {type(x).__name__}")
+# Fixed-width integer types -> the name of their struct.Struct in .bare.
+FIXED_WIDTH = dict(_FIXED)
 
 
-class Codec:
-    """The generated encoder/decoder of one schema bound to its Python model.
+def generate(schema: Schema, bindings: Mapping[str, object]) -> str:
+    """The Python source of the codec of ``schema`` bound to ``bindings``.
 
-    Args:
-        schema: the parsed schema.
-        bindings: schema type name -> Python class / union alias / Enum / type
-            (checked with :func:`.modelcheck.require_bindings` first).
-
-    Raises:
-        SchemaMismatch: the bindings do not match the schema.
-        SchemaError: the schema uses something this codec does not support.
+    The source expects, in its namespace, the helpers listed in
+    :class:`.codec.Codec` and, per type: ``C_<T>`` (struct/enum class),
+    ``E_<T>``/``EE_<T>`` (enum members by index / index by member) and
+    ``UT_<T>`` (each union member's Python type).
     """
+    return _Gen(schema, bindings).generate()
 
-    def __init__(self, schema: Schema, bindings: Mapping[str, object]) -> None:
-        require_bindings(schema, bindings)
-        self.schema = schema
-        self.bindings = dict(bindings)
-        gen = _Gen(schema, bindings)
-        self.source = gen.generate()
-        ns: dict[str, Any] = {
-            "DecodeError": DecodeError,
-            "EncodeError": EncodeError,
-            "struct_error": struct.error,
-            "read_uvarint": bare.read_uvarint,
-            "read_length": bare.read_length,
-            "read_count": bare.read_count,
-            "too_long": bare.too_long,
-            "write_uvarint": bare.write_uvarint,
-            "write_length": bare.write_length,
-            "as_bytes": _as_bytes,
-        }
-        for fx in _SIZES:
-            packer: struct.Struct = getattr(bare, fx)
-            ns[fx] = packer.unpack_from
-            ns["P" + fx] = packer.pack
-        self.names: dict[type, str] = {}
-        for name, t in schema.types.items():
-            obj = bindings[name]
-            if isinstance(t, Struct | Enum):
-                assert isinstance(obj, type)
-                ns[f"C_{name}"] = obj
-                self.names.setdefault(obj, name)
-            if isinstance(t, Enum):
-                members = list(obj)  # type: ignore[call-overload]
-                ns[f"E_{name}"] = tuple(members)
-                ns[f"EE_{name}"] = {m: i for i, m in enumerate(members)}
-            if isinstance(t, Union):
-                pytypes = tuple(gen.member_pytype(m) for m in t.members)
-                if len(set(pytypes)) != len(pytypes):
-                    raise SchemaError(f"union {name} has members with the same Python type")
-                ns[f"UT_{name}"] = pytypes
-        exec(compile(self.source, f"<bare codec {schema.label}>", "exec"), ns)
-        self.decoders: dict[str, Decoder] = {n: ns[f"decode_{n}"] for n in schema.types}
-        self.encoders: dict[str, Encoder] = {n: ns[f"encode_{n}"] for n in schema.types}
 
-    def decode(self, name: str, data: bytes) -> Any:
-        """Decode ``data`` (all of it) as the schema type ``name``."""
-        return self.decoders[name](bytes(data), 0)
-
-    def encode(self, name: str, value: Any) -> bytes:
-        """Encode ``value`` as the schema type ``name``."""
-        w = bytearray()
-        self.encoders[name](value, w)
-        return bytes(w)
+def union_member_types(
+    schema: Schema, bindings: Mapping[str, object], name: str
+) -> tuple[type, ...]:
+    """The Python type that stands for each member of union ``name``, in tag order."""
+    union = schema.types[name]
+    assert isinstance(union, Union)
+    gen = _Gen(schema, bindings)
+    return tuple(gen.member_pytype(m) for m in union.members)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from .codegen import Codec
+from .codec import Codec
 from .converters import Message, downgrade, is_to_client, upgrade
 from .errors import ConversionError, DecodeError, UnsupportedVersion
 from .messages import ToClient, ToServer

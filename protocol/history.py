@@ -17,7 +17,7 @@ from typing import TypeAlias
 
 import attrs
 
-from .codegen import Codec
+from .codec import Codec
 from .modelcheck import collect_bindings
 from .schema import load_schema
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import attrs
 
 from . import history
-from .codegen import Codec
+from .codec import Codec
 from .converters import Message
 from .errors import DecodeError, SchemaError
 from .framing import codec, parse_direction

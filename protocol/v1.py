@@ -16,7 +16,7 @@ from typing import TypeAlias
 import attrs
 
 from . import messages
-from .codegen import Codec
+from .codec import Codec
 from .messages import (
     ActionRequest,
     ActionResponse,

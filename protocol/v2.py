@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from . import codes, messages
-from .codegen import Codec
+from .codec import Codec
 from .messages import (
     ActionRequest,
     ActionResponse,

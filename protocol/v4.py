@@ -8,7 +8,7 @@ identity and downgrading replaces only the replay messages (PROTOCOL.md §5).
 from __future__ import annotations
 
 from . import codes, messages
-from .codegen import Codec
+from .codec import Codec
 from .messages import (
     Error,
     ToClient,

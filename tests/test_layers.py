@@ -81,7 +81,7 @@ def test_layer_imports_point_the_right_way(layer: str) -> None:
 def test_the_checker_sees_imports() -> None:
     source = (ROOT / "protocol" / "framing.py").read_text("utf-8")
     names = {n for _, n in imports_of(source, "actorscope.protocol.framing", False)}
-    assert "actorscope.protocol.codegen" in names
+    assert "actorscope.protocol.codec" in names
     assert "actorscope.protocol.v1" in names
 
 
