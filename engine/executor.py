@@ -77,9 +77,18 @@ def _result(record: WorkflowRecord) -> RunResult:
     return RunResult(record.state, output, record.error, record.wake_at)
 
 
-async def load_history(driver: Driver) -> HistorySnapshot:
-    """The workflow's persisted history (entries, metadata, workflow record)."""
-    return (await HistoryStore.load(driver)).snapshot()
+async def load_history(driver: Driver, workflow_id: str | None = None) -> HistorySnapshot:
+    """The workflow's persisted history (entries, metadata, workflow record).
+
+    With ``workflow_id``, a history this process already holds in memory for
+    that workflow and driver is reused when it is still current.
+    """
+    if workflow_id is None:
+        return (await HistoryStore.load(driver)).snapshot()
+    store = await open_store(workflow_id, driver)
+    snapshot = store.snapshot()
+    keep_store(workflow_id, store)
+    return snapshot
 
 
 async def run_workflow(

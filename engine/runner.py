@@ -87,7 +87,7 @@ class WorkflowRunner:
         """Start the background task (runs now, then on every wake or alarm)."""
         if self._task is not None and not self._task.done():
             return
-        snapshot = await load_history(self.driver)
+        snapshot = await load_history(self.driver, self.workflow_id)
         self._state = snapshot.workflow.state
         self._idle.clear()
         self._wake.set()
@@ -140,7 +140,7 @@ class WorkflowRunner:
 
     async def history(self) -> HistorySnapshot:
         """The persisted history."""
-        return await load_history(self.driver)
+        return await load_history(self.driver, self.workflow_id)
 
     async def send(self, name: str, value: Any) -> QueueMessage:
         """Enqueue a message (kept FIFO per name until taken) and wake the workflow."""
@@ -159,15 +159,21 @@ class WorkflowRunner:
         Raises:
             StepNotFound, ReplayTargetNotStep, ReplayInFlight: nothing changed.
         """
-        snapshot = await replay_from_step(
-            self.workflow_id,
-            self.driver,
-            entry_id,
-            clock=self.clock,
-            keep_attempts=self.keep_attempts,
-        )
+        try:
+            snapshot = await replay_from_step(
+                self.workflow_id,
+                self.driver,
+                entry_id,
+                clock=self.clock,
+                keep_attempts=self.keep_attempts,
+            )
+        finally:
+            # Even a refused replay may have stopped a live run (at an
+            # operation boundary) before the target was checked: resume it.
+            self.wake()
+        # Anything not yet notified predates the rewind: drop it.
+        self._dirty = None
         self._on_history(snapshot)
-        self.wake()
         return snapshot
 
     # -- the background task ---------------------------------------------------

@@ -322,3 +322,62 @@ async def test_replay_stops_a_live_run_between_operations(
     go_on.set()
     assert (await run_workflow(WF, wf, None, driver, clock=clock)).state == "completed"
     assert calls.names == ["one", "one", "two"]
+
+
+async def test_replay_in_loop_inside_join_branch(clock: ManualClock, calls: Any) -> None:
+    from actorscope.engine import MemoryDriver
+
+    driver = MemoryDriver()
+
+    async def body(ctx: WorkflowContext, i: int) -> LoopContinue | LoopBreak:
+        await ctx.step(f"l-{i}", calls.step(f"l-{i}"))
+        return Loop.continue_(i + 1) if i < 1 else Loop.break_(i)
+
+    async def branch_a(ctx: WorkflowContext) -> Any:
+        await ctx.step("a1", calls.step("a1"))
+        return await ctx.loop("rep", 0, body)
+
+    async def branch_b(ctx: WorkflowContext) -> Any:
+        return await ctx.step("b1", calls.step("b1"))
+
+    async def wf(ctx: WorkflowContext, _: Any) -> Any:
+        return await ctx.join("both", {"b": branch_b, "a": branch_a})
+
+    assert (await run_workflow(WF, wf, None, driver, clock=clock)).output == ["b1", 1]
+    assert calls.names == ["b1", "a1", "l-0", "l-1"]
+    history = await load_history(driver)
+    plan = plan_replay(history, resolve_path(history, "both/a/rep/~1/l-1"))
+    assert plan.boundary_id == resolve_path(history, "both/a/rep")
+    assert plan.branch_resets == {resolve_path(history, "both"): ("a",)}
+    calls.clear()
+    await replay_from_step(WF, driver, resolve_path(history, "both/a/rep/~1/l-1"), clock=clock)
+    assert (await run_workflow(WF, wf, None, driver, clock=clock)).output == ["b1", 1]
+    assert calls.names == ["l-0", "l-1"]
+
+
+async def test_history_changed_through_another_driver_is_reloaded(
+    tmp_path: Any, clock: ManualClock, calls: Any
+) -> None:
+    from actorscope.engine import SQLiteDriver
+
+    first = SQLiteDriver(tmp_path / "shared.db", "wf")
+    second = SQLiteDriver(tmp_path / "shared.db", "wf")
+
+    async def wf(ctx: WorkflowContext, _: Any) -> Any:
+        await ctx.step("one", calls.step("one"))
+        await ctx.sleep("nap", 1)
+        return await ctx.step("two", calls.step("two"))
+
+    try:
+        assert (await run_workflow(WF, wf, None, first, clock=clock)).state == "sleeping"
+        # `first`'s history is cached in memory; rewind through `second`.
+        await replay_from_step(WF, second, clock=clock)
+        calls.clear()
+        assert (await run_workflow(WF, wf, None, first, clock=clock)).state == "sleeping"
+        assert calls.names == ["one"]
+        clock.advance(1)
+        assert (await run_workflow(WF, wf, None, first, clock=clock)).state == "completed"
+        assert calls.names == ["one", "two"]
+    finally:
+        first.close()
+        second.close()
