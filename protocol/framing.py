@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from .codec import Codec
-from .converters import Message, downgrade, is_to_client, upgrade
+from .converters import Message, downgrade, is_to_client, run_chain, upgrade, upgrade_chain
 from .errors import ConversionError, DecodeError, UnsupportedVersion
 from .messages import ToClient, ToServer
 from .v1 import CODEC as V1_CODEC
@@ -58,6 +58,8 @@ _DEC_CLIENT: dict[int, _Dec] = {v: c.decoders["ToClient"] for v, c in _CODECS.it
 _ENC_SERVER: dict[int, _Enc] = {v: c.encoders["ToServer"] for v, c in _CODECS.items()}
 _ENC_CLIENT: dict[int, _Enc] = {v: c.encoders["ToClient"] for v, c in _CODECS.items()}
 _PREFIX: dict[int, bytes] = {v: v.to_bytes(2, "little") for v in VERSIONS}
+# Upgrade steps to the newest model; empty when nothing changes (v2+ requests).
+_TO_NEWEST = {v: upgrade_chain(v, NEWEST_VERSION) for v in VERSIONS}
 _DIRECTIONS: dict[str, Direction] = {
     "to_server": "to_server",
     "to-server": "to_server",
@@ -112,8 +114,9 @@ def decode_to_server(
     if type(frame) is not bytes:
         frame = bytes(frame)
     v, msg = _split(frame, version, _DEC_SERVER)
-    if v != NEWEST_VERSION:
-        msg = upgrade(msg, v, NEWEST_VERSION)
+    chain = _TO_NEWEST[v]
+    if chain:
+        msg = run_chain(msg, chain)
     return v, msg
 
 
@@ -124,8 +127,9 @@ def decode_to_client(
     if type(frame) is not bytes:
         frame = bytes(frame)
     v, msg = _split(frame, version, _DEC_CLIENT)
-    if v != NEWEST_VERSION:
-        msg = upgrade(msg, v, NEWEST_VERSION)
+    chain = _TO_NEWEST[v]
+    if chain:
+        msg = run_chain(msg, chain)
     return v, msg
 
 
