@@ -145,7 +145,7 @@ class ReplayOperator:
         self._target = target
         self.audit = audit
         self._driver = driver
-        self._history_json = history_json
+        self.history_json = history_json
 
     async def resolve(self, entry_id: str | None, step: str | None) -> str | None:
         """The entry id a request targets (``None``: from the start)."""
@@ -174,7 +174,7 @@ class ReplayOperator:
             "target": None if target is None else entry_view(snapshot, target),
             "boundary": None if boundary is None else entry_view(snapshot, boundary),
             "discard": [entry_view(snapshot, d) for d in plan.discarded_ids],
-            "history": self._history_json(snapshot),
+            "history": self.history_json(snapshot),
         }
 
     async def replay(
@@ -278,7 +278,7 @@ class ReplayOperator:
         """``GET /inspector/workflow-history?attempt=N``: the §8 shape plus ``attempt``."""
         info, snapshot = await self.attempt(number)
         return {
-            "history": self._history_json(snapshot),
+            "history": self.history_json(snapshot),
             "isWorkflowEnabled": True,
             "attempt": attempt_info_json(info),
         }
