@@ -20,8 +20,6 @@ __all__ = ["MsgpackCodec", "ValueCodec"]
 class ValueCodec(Protocol):
     """Turns a user value into bytes and back."""
 
-    name: str
-
     def encode(self, value: Any) -> bytes:
         """The bytes of ``value``; raises ``ValueError`` if it has none."""
         ...
