@@ -49,5 +49,6 @@ class MsgpackCodec:
     def decode(self, data: bytes) -> Any:
         try:
             return msgpack.unpackb(data, raw=False, strict_map_key=False)
-        except (msgpack.UnpackException, msgpack.ExtraData, ValueError) as exc:
+        except (msgpack.UnpackException, ValueError, TypeError) as exc:
+            # TypeError: a map key that cannot be a dict key (a list or a map).
             raise ValueError(f"bytes are not one msgpack value: {exc}") from exc

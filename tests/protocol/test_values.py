@@ -55,3 +55,7 @@ def test_errors() -> None:
         codec.decode(b"\x01\x02")  # two values
     with pytest.raises(ValueError):
         codec.decode(b"\x92\x01")  # truncated array
+    with pytest.raises(ValueError):
+        codec.decode(b"\x81\x91\x01\x01")  # {[1]: 1}: unhashable key
+    with pytest.raises(ValueError):
+        codec.decode(b"\xc7\x00\xff")  # empty timestamp extension
