@@ -357,6 +357,20 @@ def test_sqlite_rejects_unknown_synchronous_mode(tmp_path: Path) -> None:
         SQLiteDriver(tmp_path / "x.db", "wf", synchronous="OFF")  # type: ignore[arg-type]
 
 
+def test_sqlite_rejects_negative_mmap_size(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="mmap_size"):
+        SQLiteDriver(tmp_path / "x.db", "wf", mmap_size=-1)
+
+
+async def test_sqlite_without_mmap_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "mmap.db"
+    async with SQLiteDriver(path, "wf") as mapped:
+        await mapped.batch(Set(b"k/%04d" % i, bytes([i % 256]) * 50) for i in range(500))
+        async with SQLiteDriver(path, "wf", mmap_size=0) as plain:
+            assert await plain.list(b"k/") == await mapped.list(b"k/")
+            assert len(await plain.list(b"k/01")) == 100
+
+
 async def test_sqlite_full_synchronous_works(tmp_path: Path) -> None:
     async with SQLiteDriver(tmp_path / "full.db", "wf", synchronous="FULL") as driver:
         await driver.batch([Set(b"k", b"v")])
