@@ -29,8 +29,11 @@ class Result:
         return json.loads(self.out)
 
 
-async def inspect(server: Any, *args: str, env: dict[str, str] | None = None) -> Result:
-    """Run ``python -m actorscope inspect ARGS`` with stdin and stdout not a terminal."""
+async def inspect(
+    server: Any, *args: str, env: dict[str, str] | None = None, stdin: int | None = None
+) -> Result:
+    """Run ``python -m actorscope inspect ARGS``; stdout is a pipe, stdin ``/dev/null``
+    unless ``stdin`` (a file descriptor) is given."""
     full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "ACTORSCOPE_URL")}
     full_env.update({"TERM": "xterm-256color", "ACTORSCOPE_TOKEN": SERVER_TOKEN})
     if server is not None:
@@ -42,7 +45,7 @@ async def inspect(server: Any, *args: str, env: dict[str, str] | None = None) ->
         "actorscope",
         "inspect",
         *args,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else stdin,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=full_env,
