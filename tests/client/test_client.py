@@ -98,7 +98,7 @@ async def test_every_request_of_every_version(
             two = _entry_id(history, "two")
             rewound = await steps.replay(two)
             assert rewound is not None
-            assert [history.name_registry[e.location[-1]] for e in rewound.entries] == ["one"]
+            assert [_name(rewound, e.location) for e in rewound.entries] == ["one"]
         else:
             with pytest.raises(RequestNotSupported, match=f"not in protocol v{version}"):
                 await steps.replay()
@@ -113,6 +113,12 @@ async def test_every_request_of_every_version(
             for call in (inventory.database_schema, lambda: inventory.database_rows("items")):
                 with pytest.raises(RequestNotSupported, match=f"not in protocol v{version}"):
                     await call()
+
+
+def _name(history: WorkflowHistory, location: Any) -> str:
+    last = location[-1]
+    assert isinstance(last, int)
+    return history.name_registry[last]
 
 
 async def _has_entries(client: InspectorClient, n: int) -> bool:
@@ -193,7 +199,7 @@ async def test_pushes_deliver_init_and_live_updates(server: Any, demo_ids: dict[
             push = await steps.next_push()
             if isinstance(push, HistoryUpdate):
                 names = {
-                    push.history.name_registry[e.location[-1]]
+                    _name(push.history, e.location)
                     for e in push.history.entries
                     if isinstance(e.kind, WorkflowStepEntry)
                 }
@@ -225,3 +231,29 @@ async def test_actor_token_works(server: Any, demo_ids: dict[str, str]) -> None:
     actor = server.directory.get(demo_ids["counter"])
     async with InspectorClient(server.url, actor.actor_id, actor.record.token) as client:
         assert await client.state() == {"count": 0}
+
+
+async def test_unreachable_server_is_a_closed_connection() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = InspectorClient(f"http://127.0.0.1:{port}", "a", timeout=TIMEOUT)
+    with pytest.raises(InspectorConnectionClosed, match="cannot connect"):
+        await client.connect()
+    with pytest.raises(InspectorConnectionClosed):
+        await client.state()
+
+
+def test_urls_and_versions() -> None:
+    from actorscope.client import inspector_url
+
+    assert (
+        inspector_url("https://example.com/base/", "a b", 3)
+        == "wss://example.com/base/gateway/a%20b/inspector/connect?protocol_version=3"
+    )
+    with pytest.raises(ValueError):
+        InspectorClient("http://x", "a", protocol_version=5)
+    with pytest.raises(ValueError):
+        inspector_url("ftp://x", "a", 4)

@@ -118,3 +118,21 @@ def test_diff_reports_steps_not_reached_again() -> None:
 
 def test_format_duration() -> None:
     assert [format_duration(x) for x in (None, 7, 1250, 123_000)] == ["-", "7ms", "1.25s", "2m03s"]
+
+
+def test_diff_leaves_out_entries_kept_before_the_boundary() -> None:
+    # An archived attempt holds only what the replay discarded (here: charge).
+    attempt = _history("", 7)
+    attempt["entries"] = attempt["entries"][4:]
+    current = _history("-new", 8)
+    current["entries"][0]["id"] = "v"  # validate was kept: created before the replay
+    current["entryMetadata"] = {
+        e["id"]: _meta(created=500 if e["id"] == "v" else 2000) for e in current["entries"]
+    }
+    lines = {d.path: d.change for d in diff_histories(attempt, current, replayed_at=1500)}
+    assert lines == {
+        "charge": "re-run",
+        "items": "new",
+        "items/~0/reserve-0": "new",
+        "items/~1/reserve-1": "new",
+    }
