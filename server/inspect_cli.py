@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from actorscope.client import InspectorClient, InspectorClientError
+from actorscope.client import InspectorClient, InspectorClientError, InspectorTimeout
 from actorscope.client.history_view import diff_histories, history_json, history_rows
 from actorscope.client.http import HttpInspector, InspectorHttpError, ServerHttp
 from actorscope.client.models import HistoryUpdate, InitView, Push, StateUpdate
@@ -321,7 +321,14 @@ def _replay(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int
     if args.entry_id and args.step:
         raise UsageError("give either ENTRY_ID or --step PATH, not both")
     _require_operator_routes(actor)
-    plan = actor.replay(args.entry_id, step=args.step, dry_run=True)
+    try:
+        plan = actor.replay(args.entry_id, step=args.step, dry_run=True)
+    except InspectorHttpError as exc:
+        if exc.code == "workflow.step_not_found" and args.entry_id:
+            print(
+                f"hint: to target a step by its path, use --step {args.entry_id}", file=sys.stderr
+            )
+        raise
     if args.dry_run:
         if _json(args):
             _print_json(plan)
@@ -377,10 +384,13 @@ def _require_operator_routes(actor: HttpInspector) -> None:
 def _describe_plan(plan: dict[str, Any], style: Style) -> str:
     boundary = plan.get("boundary")
     discard = plan.get("discard") or []
+    target = plan.get("target")
     lines = []
-    if boundary is None:
-        lines.append("replay from the start: every entry is discarded")
+    if target is None:
+        lines.append("replay from the start: the whole workflow runs again")
     else:
+        lines.append(f"target: {target.get('path')} ({target.get('entryId')})")
+    if boundary is not None:
         lines.append(
             f"rewind boundary: {boundary.get('path')} ({boundary.get('kind')}, "
             f"{boundary.get('entryId')})"
@@ -444,7 +454,8 @@ async def _watch_async(args: argparse.Namespace, actor: HttpInspector, style: St
         server.base_url, actor.actor_id, server.token, protocol_version=args.protocol_version
     )
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    redraw = style.color  # on a terminal, clear and redraw; piped, append frames
+    # On a terminal, clear and redraw; piped, append one frame per update.
+    redraw = sys.stdout.isatty() and not _json(args)
     state: Any = None
     history: Any = None
     updates = 0
@@ -477,10 +488,11 @@ async def _pushes_until(client: InspectorClient, deadline: float | None) -> Asyn
             return
         try:
             yield await client.next_push(timeout=wait if wait is not None else 3600.0)
-        except (TimeoutError, InspectorClientError):
+        except InspectorTimeout:
             if deadline is None:
                 continue
             return
+        # InspectorConnectionClosed propagates: run() reports it, exit code 1.
 
 
 def _watch_frame(
