@@ -343,7 +343,10 @@ class ActorInstance:
             transport,
             credential,
         )
-        return await self.workflow.replay(entry_id)
+        outcome = await self.workflow.operator.replay(
+            entry_id, credential=credential, transport=transport
+        )
+        return outcome.snapshot
 
     # database -------------------------------------------------------------------
 

@@ -12,10 +12,13 @@
   ``get_timeline()``.
 * ``inventory`` — its own SQLite database with a table ``items`` (a few
   rows); ``add_item(name, qty)``.
+
+Every demo step takes ~50 ms of (simulated) work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any
 
@@ -31,6 +34,7 @@ DEMO_KEY = "demo"
 ORDER_ITEMS = 3
 COOL_DOWN_SECONDS = 2.0
 REST_SECONDS = 3600.0
+STEP_WORK_SECONDS = 0.05
 
 
 def _increment(ctx: ActorContext, n: int = 1) -> int:
@@ -50,7 +54,14 @@ def _get_timeline(ctx: ActorContext) -> list[str]:
 
 
 async def _mark(actor: ActorContext, name: str) -> str:
-    """A step body: record the step in the timeline before the step completes."""
+    """A step body: some work, then the step's name in the timeline.
+
+    The state is saved before the step completes, so the timeline never
+    misses a recorded step. The short pause stands for the step's work; it
+    also lets a watcher see each step land as its own history update (the
+    engine coalesces notifications of writes that come back to back).
+    """
+    await asyncio.sleep(STEP_WORK_SECONDS)
     actor.state["timeline"].append(name)
     await actor.save_state()
     return name

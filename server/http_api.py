@@ -23,6 +23,7 @@ from .actor import ActorInstance
 from .directory import ActorSystem
 from .inspector_api import CredentialClass
 from .jsonvalues import history_to_json, to_jsonable
+from .replay_ops import ReplayOperator, ReplayRequestBody
 
 __all__ = [
     "bearer_token",
@@ -185,7 +186,17 @@ async def _get_traces(request: Request, actor: ActorInstance, _: CredentialClass
     return {"otlp": result.otlp, "clamped": result.clamped}
 
 
+def _operator(actor: ActorInstance) -> ReplayOperator:
+    if actor.workflow is None:
+        raise errors.workflow_not_enabled()
+    return actor.workflow.operator
+
+
 async def _get_history(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
+    if "attempt" in request.query_params:
+        # Issue #5: an archived attempt (what a replay discarded).
+        number = query_int(request, "attempt", 0, maximum=2**31 - 1)
+        return await _operator(actor).attempt_json(number)
     history = await actor.workflow_history()
     return {
         "history": None if history is None else history_to_json(history),
@@ -194,12 +205,25 @@ async def _get_history(request: Request, actor: ActorInstance, _: CredentialClas
 
 
 async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialClass) -> Any:
-    body = await read_json_object(request, required=False)
-    entry_id = body.get("entryId")
-    if entry_id is not None and not isinstance(entry_id, str):
-        raise errors.invalid_request("'entryId' must be a string or null")
-    history = await actor.replay(entry_id, credential=cred, transport="http")
-    return {"history": history_to_json(history), "isWorkflowEnabled": True}
+    """§8 replay, plus issue #5's ``step``, ``dryRun`` and ``reason``."""
+    body = ReplayRequestBody.from_json(await read_json_object(request, required=False))
+    operator = _operator(actor)
+    if body.dry_run:
+        return await operator.dry_run(body.entry_id, body.step)
+    outcome = await operator.replay(
+        body.entry_id, step=body.step, reason=body.reason, credential=cred, transport="http"
+    )
+    return {
+        "history": history_to_json(outcome.snapshot),
+        "isWorkflowEnabled": True,
+        "boundary": outcome.boundary,
+        "discarded": outcome.discarded,
+        "attempt": outcome.attempt,
+    }
+
+
+async def _get_replays(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
+    return {"replays": await _operator(actor).replays()}
 
 
 async def _get_schema(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
@@ -226,6 +250,7 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/inspector/traces", _get_traces),
     ("GET", "/inspector/workflow-history", _get_history),
     ("POST", "/inspector/workflow/replay", _post_replay),
+    ("GET", "/inspector/workflow/replays", _get_replays),
     ("GET", "/inspector/database/schema", _get_schema),
     ("GET", "/inspector/database/rows", _get_rows),
 )

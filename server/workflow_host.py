@@ -5,7 +5,10 @@ What the actor gets from here:
 * the runner itself (started with the actor, so a workflow that was asleep or
   waiting for a message when the process died resumes on its persisted alarm),
 * the queue (``send`` with a bound, ``queue_status`` for the inspector),
-* replay, with the engine's refusals mapped to PROTOCOL.md §8 codes,
+* replay, with the engine's refusals mapped to PROTOCOL.md §8 codes, and
+  the operator layer on top (``replay_ops.ReplayOperator``: by path, dry run,
+  audit in the namespace ``audit/{actorId}``, archived attempts) that every
+  transport's replay goes through,
 * on every history write: ``HistoryChanged``, ``QueueChanged`` when the queue
   size moved, the actor state saved if a step changed it, and a span for
   every step attempt that finished (ENGINE.md metadata: lastAttemptAt,
@@ -30,8 +33,11 @@ from actorscope.engine.errors import WorkflowBusy
 from actorscope.engine.model import EntryStatus, StepKind
 
 from . import errors
+from .audit import ReplayAudit
 from .definitions import Workflow
 from .inspector_api import HistoryChanged, QueueChanged, QueueInfo, QueueMessageInfo
+from .jsonvalues import history_to_json
+from .replay_ops import ReplayOperator
 from .store import ActorStore
 from .traces import Span
 
@@ -59,6 +65,10 @@ class WorkflowHost:
         self._traced: set[tuple[str, int]] = set()
         self._queue_size = 0
         self._context = actor.context()
+        self._audit_driver = store.driver(f"audit/{actor.actor_id}")
+        self.operator = ReplayOperator(
+            self, ReplayAudit(self._audit_driver), self._driver, history_to_json
+        )
 
         async def run(wctx: WorkflowContext, _input: Any) -> Any:
             return await workflow(wctx, wctx.env)
@@ -83,6 +93,7 @@ class WorkflowHost:
             await self.runner.stop()
         finally:
             self._driver.close()
+            self._audit_driver.close()
 
     # history --------------------------------------------------------------------
 
@@ -153,7 +164,11 @@ class WorkflowHost:
     # replay -----------------------------------------------------------------------
 
     async def replay(self, entry_id: str | None) -> HistorySnapshot:
-        """Rewind through the engine; its refusals become §8 ``InspectorError``s."""
+        """Rewind through the engine; its refusals become §8 ``InspectorError``s.
+
+        This is the bare rewind ``ReplayOperator`` calls; callers go through
+        ``operator.replay`` so that the replay is audited and archived.
+        """
         try:
             return await self.runner.replay(entry_id)
         except StepNotFound as exc:
