@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 import attrs
+import pytest
 
 SERVER_TOKEN = "test-server-token-0123456789"
 TIMEOUT = 30.0
@@ -124,19 +125,30 @@ async def test_watch_exits_after_count(server: Any, demo_ids: dict[str, str]) ->
 
 
 async def test_exit_codes(server: Any, demo_ids: dict[str, str]) -> None:
-    refused = await inspect(server, "--actor", demo_ids["counter"], "call", "nope")
-    assert refused.code == 1 and "actor.action_not_found" in refused.err
-    unknown = await inspect(server, "--actor", "no-such-actor", "state")
-    assert unknown.code == 1 and "actor.not_found" in unknown.err
-    bad_token = await inspect(
-        server, "--actor", demo_ids["counter"], "state", env={"ACTORSCOPE_TOKEN": "wrong"}
+    counter = demo_ids["counter"]
+    refused, unknown, bad_token, not_found, bad_json = await asyncio.gather(
+        inspect(server, "--actor", counter, "call", "nope"),
+        inspect(server, "--actor", "no-such-actor", "state"),
+        inspect(server, "--actor", counter, "state", env={"ACTORSCOPE_TOKEN": "wrong"}),
+        inspect(server, "--name", "counter", "--key", "elsewhere", "state"),
+        inspect(server, "--actor", counter, "state", "--set", "{nope"),
     )
+    assert refused.code == 1 and "actor.action_not_found" in refused.err
+    assert unknown.code == 1 and "actor.not_found" in unknown.err
     assert bad_token.code == 1 and "inspector.unauthorized" in bad_token.err
-    no_actor = await inspect(server, "state")
-    assert no_actor.code == 2
-    bad_json = await inspect(server, "--actor", demo_ids["counter"], "state", "--set", "{nope")
-    assert bad_json.code == 2 and "not valid JSON" in bad_json.err
-    bad_usage = await inspect(server, "--actor", demo_ids["counter"], "frobnicate")
-    assert bad_usage.code == 2
-    not_found = await inspect(server, "--name", "counter", "--key", "elsewhere", "state")
     assert not_found.code == 1 and "actor.not_found" in not_found.err
+    assert bad_json.code == 2 and "not valid JSON" in bad_json.err
+
+
+def test_usage_errors_exit_2_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    from actorscope.server.cli import main
+
+    assert main(["inspect", "--url", "http://127.0.0.1:9", "state"]) == 2
+    assert "say which actor" in capsys.readouterr().err
+    both = ["inspect", "--actor", "a", "--name", "n", "--key", "k", "state"]
+    assert main(both) == 2
+    assert main(["inspect", "--actor", "a", "replay", "x", "--step", "y"]) == 2
+    assert main(["inspect", "--url", "ftp://x", "--actor", "a", "state"]) == 2
+    with pytest.raises(SystemExit) as info:
+        main(["inspect", "--actor", "a", "frobnicate"])
+    assert info.value.code == 2
