@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
-__all__ = ["process_lines", "register"]
+__all__ = ["ItemError", "process_lines", "register"]
 
 # One item in, one output line out; raises ItemError (or a protocol error)
 # for an item that cannot be processed.
