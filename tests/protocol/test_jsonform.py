@@ -170,3 +170,27 @@ def test_to_json_refuses_foreign_objects() -> None:
         to_json({"body": 1})
     with pytest.raises(TypeError):
         from_json(dict, {})
+
+
+def test_error_paths_name_list_indexes_and_map_keys() -> None:
+    bad = {**HISTORY_JSON}
+    entry = dict(HISTORY_JSON["entries"][0])  # type: ignore[index]
+    entry["location"] = [
+        {"tag": "WorkflowNameIndex", "val": 0},
+        {"tag": "WorkflowLoopIterationMarker", "val": {"loop": -1, "iteration": 0}},
+    ]
+    bad["entries"] = [HISTORY_JSON["entries"][0], entry]  # type: ignore[index]
+    with pytest.raises(DecodeError) as info:
+        from_json(WorkflowHistory, bad)
+    assert str(info.value) == (
+        "expected an integer in the u32 range at $.entries[1].location[1].val.loop"
+    )
+    meta = {**HISTORY_JSON["entryMetadata"]["e0"], "attempts": "1"}  # type: ignore[index]
+    with pytest.raises(DecodeError) as info:
+        from_json(WorkflowHistory, {**HISTORY_JSON, "entryMetadata": {"e0": meta}})
+    assert str(info.value) == "expected an integer in the u32 range at $.entryMetadata.e0.attempts"
+
+
+def test_to_json_refuses_a_non_member_in_a_union() -> None:
+    with pytest.raises(TypeError, match="is not a member of ToServerBody v4"):
+        to_json(ToServer(WorkflowHistory([], [], {})))  # type: ignore[arg-type]
