@@ -164,5 +164,12 @@ def print_banner(server: RunningServer, token_source: str, out: TextIO) -> None:
         first = actors[0].actor_id
         auth = "" if token_source == "dev" else " -H 'Authorization: Bearer <token>'"
         lines += ["", "try:", f"  curl{auth} {url}/gateway/{first}/inspector/summary"]
+        orders = [a.actor_id for a in actors if a.record.name == "order"]
+        if orders:
+            # The demo order workflow ends waiting for this message.
+            lines.append(
+                f"  curl{auth} -X POST -d '{{\"by\": \"me\"}}' "
+                f"{url}/gateway/{orders[0]}/queue/approval   # approve the demo order"
+            )
     lines += ["", "(Ctrl-C stops the server)"]
     print("\n".join(lines), file=out, flush=True)
