@@ -70,10 +70,9 @@ async def load_attempt(driver: Driver, number: int) -> HistorySnapshot:
     raw = await driver.get(codec.int_key(codec.ATTEMPT_BODY, number))
     if raw is None:
         raise AttemptNotFound(number)
-    names, rows, record = msgpack.unpackb(raw, raw=False)
-    entries = [codec.decode_entry(entry, seq) for seq, entry, _meta in rows]
+    names, seqs, raw_entries, raw_metas, record = msgpack.unpackb(raw, raw=False)
+    entries = [codec.decode_entry(data, seq) for seq, data in zip(seqs, raw_entries, strict=True)]
     metadata = {
-        entry.id: codec.decode_meta(meta)
-        for entry, (_seq, _raw, meta) in zip(entries, rows, strict=True)
+        entry.id: codec.decode_meta(meta) for entry, meta in zip(entries, raw_metas, strict=True)
     }
     return HistorySnapshot(names, entries, metadata, codec.decode_record(record))

@@ -88,13 +88,12 @@ def _move_out(snapshot: HistorySnapshot, boundary: Entry) -> Entry | None:
     entry (or finished) would skip it on the re-run, so it must be rewound
     whole; a kept race would keep a stale winner (ENGINE.md rule 3).
     """
-    by_location = snapshot.by_location
     start = bisect.bisect_left(snapshot.entries, boundary.seq, key=lambda e: e.seq)
     parents = {entry.location[:-1] for entry in snapshot.entries[start:]}
     best: Entry | None = None
     for parent in parents:
         for container_location, segment in _containers((*parent, 0)):
-            container = by_location.get(container_location)
+            container = snapshot.by_location.get(container_location)
             if container is None or container.seq >= boundary.seq:
                 continue
             kind = container.kind
@@ -143,11 +142,11 @@ def plan_replay(snapshot: HistorySnapshot, entry_id: str | None) -> ReplayPlan:
     start = bisect.bisect_left(entries, boundary.seq, key=lambda e: e.seq)
     discarded = entries[start:]
     # Rule 5: a RUNNING step that would be kept means a live run owns it.
-    for entry in entries[:start]:
-        if (
-            isinstance(entry.kind, StepKind)
-            and snapshot.entry_metadata[entry.id].status is EntryStatus.RUNNING
-        ):
+    for running_id, meta in snapshot.entry_metadata.items():
+        if meta.status is not EntryStatus.RUNNING:
+            continue
+        entry = snapshot.by_id[running_id]
+        if isinstance(entry.kind, StepKind) and entry.seq < boundary.seq:
             raise ReplayInFlight(format_location(names, entry.location), "is running")
     resets: dict[str, set[str]] = {}
     for parent in {entry.location[:-1] for entry in discarded}:
@@ -206,7 +205,7 @@ async def apply_replay(
     store: HistoryStore, entry_id: str | None, now: int, keep_attempts: int
 ) -> HistorySnapshot:
     """Plan and apply a replay on a loaded store (one batch); return the new snapshot."""
-    plan = plan_replay(store.snapshot(), entry_id)
+    plan = plan_replay(store.view(), entry_id)
     ops: list[BatchOp] = []
     if plan.boundary_seq is not None:
         last = store.entries[-1].seq
@@ -239,9 +238,8 @@ async def _archive(
     number = store.next_attempt
     store.next_attempt += 1
     assert plan.boundary_seq is not None
-    discarded = store.entries[
-        bisect.bisect_left(store.entries, plan.boundary_seq, key=lambda e: e.seq) :
-    ]
+    cut = store.cut_index(plan.boundary_seq)
+    discarded = store.entries[cut:]
     record = store.record
     header = {
         "number": number,
@@ -252,9 +250,12 @@ async def _archive(
         "state": record.state.value,
         "error": record.error,
     }
+    # Flat lists of ints and bytes: cheap to build and to pack.
     body = [
         list(store.names),
-        [[e.seq, store.entry_raw[e.id], store.meta_raw[e.id]] for e in discarded],
+        [e.seq for e in discarded],
+        store.entry_raw[cut:],
+        store.meta_raw[cut:],
         codec.encode_record(record),
     ]
     ops: list[BatchOp] = [

@@ -42,12 +42,12 @@ class HistorySnapshot:
         self.workflow: WorkflowRecord = workflow if workflow is not None else WorkflowRecord()
 
     @cached_property
-    def by_id(self) -> dict[str, Entry]:
+    def by_id(self) -> Mapping[str, Entry]:
         """Entries by id."""
         return {entry.id: entry for entry in self.entries}
 
     @cached_property
-    def by_location(self) -> dict[Location, Entry]:
+    def by_location(self) -> Mapping[Location, Entry]:
         """Entries by location."""
         return {entry.location: entry for entry in self.entries}
 

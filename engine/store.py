@@ -11,8 +11,9 @@ how long the history is.
 
 from __future__ import annotations
 
+import bisect
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -65,8 +66,10 @@ class HistoryStore:
         self.by_location: dict[Location, str] = {}
         self.children: dict[Location, list[str]] = {}
         self.meta: dict[str, EntryMetadata] = {}
-        self.entry_raw: dict[str, bytes] = {}
-        self.meta_raw: dict[str, bytes] = {}
+        # Encoded entry / metadata, parallel to ``entries`` (same index), so
+        # archiving and truncating a suffix are plain list slices.
+        self.entry_raw: list[bytes] = []
+        self.meta_raw: list[bytes] = []
         self.record = WorkflowRecord()
         self.input_raw: bytes | None = None
         self.messages: list[QueuedMessage] = []
@@ -150,8 +153,8 @@ class HistoryStore:
         self.by_location[entry.location] = entry.id
         self.children.setdefault(_parent(entry.location), []).append(entry.id)
         self.meta[entry.id] = meta
-        self.entry_raw[entry.id] = raw
-        self.meta_raw[entry.id] = raw_meta
+        self.entry_raw.append(raw)
+        self.meta_raw.append(raw_meta)
 
     # -- reading -----------------------------------------------------------
 
@@ -161,6 +164,16 @@ class HistoryStore:
     def at(self, location: Location) -> Entry | None:
         entry_id = self.by_location.get(location)
         return None if entry_id is None else self.entries[self.pos[entry_id]]
+
+    def view(self) -> HistorySnapshot:
+        """A snapshot that *shares* this store's indexes: valid only until the next change.
+
+        For synchronous use (planning a replay) without copying the history.
+        """
+        view = HistorySnapshot(self.names, self.entries, self.meta, self.record)
+        view.__dict__["by_id"] = _ById(self.entries, self.pos)
+        view.__dict__["by_location"] = _ByLocation(self.entries, self.pos, self.by_location)
+        return view
 
     def snapshot(self) -> HistorySnapshot:
         """An immutable view sharing the (frozen) entries and metadata."""
@@ -193,13 +206,14 @@ class HistoryStore:
         if kind is not None:
             entry = attrs.evolve(entry, kind=kind)
             raw = codec.encode_entry(entry)
-            self.entries[self.pos[entry.id]] = entry
-            self.entry_raw[entry.id] = raw
+            index = self.pos[entry.id]
+            self.entries[index] = entry
+            self.entry_raw[index] = raw
             self.pending.append(Set(codec.int_key(codec.ENTRY, entry.seq), raw))
         if meta is not None:
             raw_meta = codec.encode_meta(meta)
             self.meta[entry.id] = meta
-            self.meta_raw[entry.id] = raw_meta
+            self.meta_raw[self.pos[entry.id]] = raw_meta
             self.pending.append(Set(codec.int_key(codec.META, entry.seq), raw_meta))
         return entry
 
@@ -246,13 +260,31 @@ class HistoryStore:
 
     # -- rewinding (replay) -----------------------------------------------
 
+    def cut_index(self, boundary_seq: int) -> int:
+        """Index in ``entries`` of the first entry with ``seq >= boundary_seq``."""
+        return bisect.bisect_left(self.entries, boundary_seq, key=lambda e: e.seq)
+
     def truncate(self, boundary_seq: int) -> list[Entry]:
-        """Drop every entry with ``seq >= boundary_seq`` from memory; return them."""
-        cut = len(self.entries)
-        while cut > 0 and self.entries[cut - 1].seq >= boundary_seq:
-            cut -= 1
+        """Drop every entry with ``seq >= boundary_seq`` from memory; return them.
+
+        Costs O(min(kept, dropped)) index updates: a large rewind rebuilds
+        the indexes from what is kept instead of deleting entry by entry.
+        """
+        cut = self.cut_index(boundary_seq)
         dropped = self.entries[cut:]
         if not dropped:
+            return dropped
+        del self.entry_raw[cut:]
+        del self.meta_raw[cut:]
+        if len(dropped) > cut:
+            kept = self.entries[:cut]
+            self.entries = kept
+            self.pos = {e.id: i for i, e in enumerate(kept)}
+            self.by_location = {e.location: e.id for e in kept}
+            self.meta = {e.id: self.meta[e.id] for e in kept}
+            self.children = {}
+            for e in kept:
+                self.children.setdefault(_parent(e.location), []).append(e.id)
             return dropped
         del self.entries[cut:]
         # Per parent, the dropped entries are the newest children, so popping
@@ -261,16 +293,56 @@ class HistoryStore:
             del self.pos[entry.id]
             del self.by_location[entry.location]
             del self.meta[entry.id]
-            del self.entry_raw[entry.id]
-            del self.meta_raw[entry.id]
-            siblings = self.children[_parent(entry.location)]
+            parent = _parent(entry.location)
+            siblings = self.children[parent]
             if siblings and siblings[-1] == entry.id:
                 siblings.pop()
             else:
                 siblings.remove(entry.id)
             if not siblings:
-                del self.children[_parent(entry.location)]
+                del self.children[parent]
         return dropped
+
+
+class _ById(Mapping[str, Entry]):
+    """``by_id`` over the store's own index (no copy)."""
+
+    __slots__ = ("_entries", "_pos")
+
+    def __init__(self, entries: list[Entry], pos: dict[str, int]) -> None:
+        self._entries = entries
+        self._pos = pos
+
+    def __getitem__(self, entry_id: str) -> Entry:
+        return self._entries[self._pos[entry_id]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pos)
+
+    def __len__(self) -> int:
+        return len(self._pos)
+
+
+class _ByLocation(Mapping[Location, Entry]):
+    """``by_location`` over the store's own index (no copy)."""
+
+    __slots__ = ("_by_location", "_entries", "_pos")
+
+    def __init__(
+        self, entries: list[Entry], pos: dict[str, int], by_location: dict[Location, str]
+    ) -> None:
+        self._entries = entries
+        self._pos = pos
+        self._by_location = by_location
+
+    def __getitem__(self, location: Location) -> Entry:
+        return self._entries[self._pos[self._by_location[location]]]
+
+    def __iter__(self) -> Iterator[Location]:
+        return iter(self._by_location)
+
+    def __len__(self) -> int:
+        return len(self._by_location)
 
 
 async def _counter(driver: Driver, key: bytes) -> int:
