@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from . import errors
 from .actor import ActorInstance
 from .directory import ActorSystem
-from .http_api import bearer_token, error_response, read_json
+from .http_api import bearer_token, error_response, internal_error, read_json
 from .inspector_api import ConnectionInfo
 from .jsonvalues import to_jsonable
 
@@ -220,6 +220,8 @@ async def _post_queue(system: ActorSystem, request: Request) -> Response:
         return JSONResponse({"ok": True, "queueSize": status.size})
     except errors.InspectorError as exc:
         return error_response(exc)
+    except Exception:
+        return internal_error(request)
 
 
 def gateway_routes(system: ActorSystem) -> list[BaseRoute]:

@@ -10,6 +10,7 @@ every refusal is an ``InspectorError`` rendered as ``{"group", "code",
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,9 +30,12 @@ __all__ = [
     "bearer_token",
     "error_response",
     "inspector_http_routes",
+    "internal_error",
     "query_int",
     "read_json_object",
 ]
+
+log = logging.getLogger("actorscope.server")
 
 Handler = Callable[[Request, ActorInstance, CredentialClass], Awaitable[Any]]
 
@@ -40,6 +44,13 @@ _MAX_LIMIT = 10_000
 
 def error_response(exc: errors.InspectorError) -> JSONResponse:
     return JSONResponse(exc.to_json(), status_code=exc.status)
+
+
+def internal_error(request: Request) -> JSONResponse:
+    """A bug of ours: logged with its traceback, answered as JSON all the same."""
+    log.exception("%s %s failed", request.method, request.url.path)
+    body = {"group": "internal", "code": "error", "message": "internal error (see server log)"}
+    return JSONResponse(body, status_code=500)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -111,6 +122,8 @@ def _endpoint(system: ActorSystem, handler: Handler) -> Callable[[Request], Awai
             return JSONResponse(await handler(request, actor, credential))
         except errors.InspectorError as exc:
             return error_response(exc)
+        except Exception:
+            return internal_error(request)
 
     return endpoint
 

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from . import errors
 from .directory import ActorSystem
-from .http_api import bearer_token, error_response, read_json_object
+from .http_api import bearer_token, error_response, internal_error, read_json_object
 
 __all__ = ["management_routes"]
 
@@ -59,6 +59,8 @@ def _endpoint(system: ActorSystem, handler: Handler) -> Callable[[Request], Awai
             return JSONResponse(await handler(system, request))
         except errors.InspectorError as exc:
             return error_response(exc)
+        except Exception:
+            return internal_error(request)
 
     return endpoint
 

@@ -1,4 +1,4 @@
-"""Replay end to end over HTTP (PROTOCOL.md §8, ENGINE.md "Replay from a step")."""
+"""Workflows over HTTP: replay end to end (PROTOCOL.md §8, ENGINE.md), queue, pushes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 from actorscope.engine import WorkflowContext
+from actorscope.server import workflow_host
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
-from actorscope.server.inspector_api import HistoryChanged, InspectorEvent, StateChanged
+from actorscope.server.inspector_api import (
+    HistoryChanged,
+    InspectorEvent,
+    QueueChanged,
+    StateChanged,
+)
 from actorscope.server.runner import RunningServer
 
 TIMEOUT = 5.0
@@ -44,7 +51,8 @@ class Steps:
 
     async def settled(self) -> bool:
         """All of one, two, three and the sleep ``rest`` are recorded."""
-        return names(await self.history())[-1] == "rest"
+        recorded = names(await self.history())
+        return bool(recorded) and recorded[-1] == "rest"
 
     async def entry_id(self, name: str) -> str:
         history = await self.history()
@@ -183,3 +191,57 @@ async def test_replay_while_a_step_executes_is_refused(
         await eventually(settled)
         r = await http.post(base + "/workflow/replay", json={"entryId": first_id})
         assert r.status_code == 200, r.text
+
+
+def _waiting_registry() -> Registry:
+    async def workflow(wf: WorkflowContext, actor: ActorContext) -> None:
+        message = await wf.queue.next("go")
+
+        def record() -> None:
+            actor.state["got"] = message
+
+        await wf.step("record", record)
+        await wf.sleep("after", 3600.0)
+
+    return Registry([ActorDefinition("waiter", {"got": None}, {}, workflow)])
+
+
+async def test_queue_pushes_and_consumption(server_factory: Any, auth: dict[str, str]) -> None:
+    srv = await server_factory(registry=_waiting_registry())
+    actor = srv.directory.actors()[0]
+    events: list[InspectorEvent] = []
+    actor.subscribe(events.append)
+    base = f"/gateway/{actor.actor_id}"
+    async with httpx.AsyncClient(base_url=srv.url, headers=auth, timeout=TIMEOUT) as http:
+        r = await http.post(base + "/queue/other", json=[1, 2])
+        assert r.json() == {"ok": True, "queueSize": 1}
+        r = await http.post(base + "/queue/go", json={"answer": 42})
+        assert r.json()["ok"] is True
+
+        async def consumed() -> bool:
+            state = (await http.get(base + "/inspector/state")).json()["state"]
+            return bool(state == {"got": {"answer": 42}})
+
+        # A step's change to the state is saved and visible from outside even
+        # though the step did not save it itself.
+        await eventually(consumed)
+        queue = (await http.get(base + "/inspector/queue")).json()
+        assert queue["size"] == 1 and [m["name"] for m in queue["messages"]] == ["other"]
+    sizes = [e.size for e in events if isinstance(e, QueueChanged)]
+    assert sizes == [1, 2, 1]
+    assert any(isinstance(e, StateChanged) and e.state == {"got": {"answer": 42}} for e in events)
+
+
+async def test_queue_bound(
+    server_factory: Any, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workflow_host, "QUEUE_MAX_SIZE", 2)
+    srv = await server_factory(registry=_waiting_registry())
+    base = f"/gateway/{srv.directory.actors()[0].actor_id}"
+    async with httpx.AsyncClient(base_url=srv.url, headers=auth, timeout=TIMEOUT) as http:
+        for _ in range(2):
+            assert (await http.post(base + "/queue/other", json=1)).status_code == 200
+        r = await http.post(base + "/queue/other", json=1)
+        assert r.status_code == 409 and (r.json()["group"], r.json()["code"]) == ("queue", "full")
+        queue = (await http.get(base + "/inspector/queue")).json()
+        assert (queue["size"], queue["maxSize"]) == (2, 2)
