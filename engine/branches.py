@@ -42,7 +42,7 @@ _PROPAGATE = (Stopped, HistoryDivergedError, DuplicateNameError, asyncio.Cancell
 
 
 async def _branch(ctx: WorkflowContext, location: Location, name: str, fn: BranchFn) -> bytes:
-    result = fn(ctx.branch(location, name))
+    result = fn(ctx._branch_context(location, name))
     if inspect.isawaitable(result):
         result = await result
     return encode_value(result)
@@ -52,7 +52,7 @@ def _check_branches(
     ctx: WorkflowContext, entry: Entry, recorded: Mapping[str, object], names: list[str], what: str
 ) -> None:
     if sorted(recorded) != sorted(names):
-        ex = ctx.execution
+        ex = ctx._ex
         raise HistoryDivergedError(
             ex.path(entry.location),
             f"{what} with branches {sorted(recorded)}",
@@ -61,16 +61,16 @@ def _check_branches(
 
 
 def _start(ctx: WorkflowContext, location: Location, kind: JoinKind | RaceKind) -> Entry:
-    now = ctx.execution.clock.now_ms()
+    now = ctx._ex.clock.now_ms()
     meta = EntryMetadata(EntryStatus.RUNNING, attempts=1, last_attempt_at=now, created_at=now)
-    return ctx.create_entry(location, kind, meta)
+    return ctx._create(location, kind, meta)
 
 
 async def run_join(
     ctx: WorkflowContext, location: Location, entry: Entry | None, branches: Mapping[str, BranchFn]
 ) -> tuple[Any, ...]:
     """Body of ``ctx.join`` once its entry has been matched."""
-    ex, store = ctx.execution, ctx.execution.store
+    ex, store = ctx._ex, ctx._ex.store
     names = list(branches)
     if entry is None:
         entry = _start(ctx, location, JoinKind({n: BranchStatus() for n in names}))
@@ -114,7 +114,7 @@ async def run_race(
     ctx: WorkflowContext, location: Location, entry: Entry | None, branches: Mapping[str, BranchFn]
 ) -> tuple[str, Any]:
     """Body of ``ctx.race`` once its entry has been matched."""
-    ex, store = ctx.execution, ctx.execution.store
+    ex, store = ctx._ex, ctx._ex.store
     names = list(branches)
     if entry is None:
         entry = _start(ctx, location, RaceKind(None, {n: BranchStatus() for n in names}))

@@ -350,8 +350,8 @@ class WorkflowContext:
         location, entry = self._enter(name, "race")
         return await run_race(self, location, entry, branches)
 
-    def branch(self, location: Location, branch: str) -> WorkflowContext:
-        """The context of ``branch`` under the join/race at ``location`` (internal)."""
+    def _branch_context(self, location: Location, branch: str) -> WorkflowContext:
+        """The context of ``branch`` under the join/race at ``location``."""
         return WorkflowContext(self._ex, (*location, self._ex.store.name_index(branch)))
 
     def rollback_checkpoint(self, name: str) -> None:
@@ -382,15 +382,6 @@ class WorkflowContext:
             meta = EntryMetadata(EntryStatus.COMPLETED, None, 0, now, now, now)
             self._create(location, RemovedKind(original_kind, name), meta)
 
-    @property
-    def execution(self) -> Execution:
-        """The executor state (internal; used by join/race)."""
-        return self._ex
-
-    def create_entry(self, location: Location, kind: EntryKind, meta: EntryMetadata) -> Entry:
-        """Create a child entry of this context (internal; used by join/race)."""
-        return self._create(location, kind, meta)
-
 
 class WorkflowQueue:
     """``ctx.queue``: durable receipt of messages sent to the workflow."""
@@ -412,12 +403,12 @@ class WorkflowQueue:
         different one (or a loop) to take several messages.
         """
         ctx = self._ctx
-        ex, store = ctx.execution, ctx.execution.store
+        ex, store = ctx._ex, ctx._ex.store
         location, entry = ctx._enter(name, "message")
         now = ex.clock.now_ms()
         if entry is None:
             meta = EntryMetadata(EntryStatus.PENDING, last_attempt_at=now, created_at=now)
-            entry = ctx.create_entry(location, MessageKind(queue or name, b""), meta)
+            entry = ctx._create(location, MessageKind(queue or name, b""), meta)
         assert isinstance(entry.kind, MessageKind)
         meta = store.meta[entry.id]
         if meta.status is EntryStatus.COMPLETED:
