@@ -171,3 +171,18 @@ async def test_empty_history_loads() -> None:
     assert snapshot.entries == ()
     assert snapshot.workflow.state == "pending"
     assert snapshot.to_transport() == {"nameRegistry": [], "entries": [], "entryMetadata": {}}
+
+
+async def test_transport_builds_the_wire_model(clock: ManualClock) -> None:
+    """ARCHITECTURE.md: ``from_json(WorkflowHistory, t, data=lambda b: b)`` takes it as is."""
+    from actorscope.protocol.history import WorkflowHistory, decode_history, encode_history
+    from actorscope.protocol.jsonform import from_json, to_json
+
+    driver = MemoryDriver()
+    await send_message(driver, "approval", {"ok": True}, clock=clock)
+    await run_workflow(WF, _everything, None, driver, clock=clock)
+    transport = (await load_history(driver)).to_transport()
+    wire = decode_history(encode_history(from_json(WorkflowHistory, transport, data=lambda b: b)))
+    back = to_json(wire, data=lambda b: b)
+    assert back == transport
+    assert HistorySnapshot.from_transport(back).to_transport() == transport
