@@ -9,9 +9,12 @@ or an event loop. The pieces:
 * :mod:`.history` — the workflow history payload (§4);
 * :mod:`.jsonform` — the JSON form of the shared vectors and the HTTP API;
 * :mod:`.values` — value codecs for user data (§7);
+* :mod:`.converters` — the chain of adjacent converters, which live with the
+  newer version (:mod:`.v2` … :mod:`.v4`); :mod:`.codes` — their Error codes;
 * :mod:`.errors` — the exception hierarchy;
-* ``schemas/*.bare`` — the source of truth; :mod:`.codegen` generates the
-  codec from them and :mod:`.modelcheck` proves the model matches.
+* ``schemas/*.bare`` — the source of truth: :mod:`.schema` parses them,
+  :mod:`.modelcheck` proves the model matches, :mod:`.codegen` generates the
+  codec source and :mod:`.codec` compiles it (once, at import).
 """
 
 from __future__ import annotations
