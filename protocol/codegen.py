@@ -34,6 +34,7 @@ from .schema import (
     Struct,
     Type,
     Union,
+    references,
 )
 
 __all__ = ["FIXED_WIDTH", "generate", "union_member_types"]
@@ -300,6 +301,8 @@ class _Gen:
     def generate(self) -> str:
         e = self.emit
         tables: list[str] = []
+        referenced = {r for t in self.schema.types.values() for r in references(t)}
+        roots = set(self.schema.types) - referenced
         for name, t in self.schema.types.items():
             what = f"{name} {self.label}"
             if isinstance(t, Struct):
@@ -327,11 +330,19 @@ class _Gen:
                 tables.append(f"DU_{name} = ({', '.join(decs)},)")
                 entries = ", ".join(f"UT_{name}[{i}]: ({i}, {fn})" for i, fn in enumerate(encs))
                 tables.append(f"EU_{name} = {{{entries}}}")
-            # Top-level entry points: the whole input must be one value.
+            # Top-level entry points: the whole input must be one value. Root
+            # types (referenced by no other type: ToServer, ToClient,
+            # WorkflowHistory) get their struct body inlined, the hot path;
+            # the others call their inner function, which keeps the source
+            # (and the compile at import) about half as big.
+            inline = isinstance(t, Struct) and name in roots
             e(f"def decode_{name}(b, p=0):")
             e("    try:")
-            if isinstance(t, Struct):
+            if inline:
+                assert isinstance(t, Struct)
                 self.struct_body_dec(name, t, "        ", "v")
+            elif isinstance(t, Struct):
+                e(f"        v, p = d_{name}(b, p)")
             else:
                 self.dec(Named(name), "v", "        ", what)
             e("    except (IndexError, struct_error):")
@@ -342,8 +353,11 @@ class _Gen:
             e("    return v")
             e(f"def encode_{name}(v, w):")
             e("    try:")
-            if isinstance(t, Struct):
+            if inline:
+                assert isinstance(t, Struct)
                 self.struct_body_enc(name, t, "        ", "v")
+            elif isinstance(t, Struct):
+                e(f"        e_{name}(v, w)")
             else:
                 self.enc(Named(name), "v", "        ", what)
             e(f"    except {_ENC_ERRORS} as exc:")

@@ -43,6 +43,7 @@ __all__ = [
     "Union",
     "load_schema",
     "parse_schema",
+    "references",
     "snake_case",
 ]
 
@@ -270,18 +271,19 @@ class _Parser:
         return Schema(label, types)
 
 
-def _references(t: TypeDef) -> list[str]:
+def references(t: TypeDef) -> list[str]:
+    """The names of the declared types that ``t`` refers to (with repeats)."""
     match t:
         case Named(name):
             return [name]
         case OptionalType(inner) | ListType(inner, _):
-            return _references(inner)
+            return references(inner)
         case MapType(key, value):
-            return _references(key) + _references(value)
+            return references(key) + references(value)
         case Struct(fields):
-            return [n for f in fields for n in _references(f.type)]
+            return [n for f in fields for n in references(f.type)]
         case Union(members):
-            return [n for m in members for n in _references(m)]
+            return [n for m in members for n in references(m)]
     return []
 
 
@@ -293,7 +295,7 @@ def parse_schema(text: str, label: str) -> Schema:
     """
     schema = _Parser(text).schema(label)
     for tname, tdef in schema.types.items():
-        for ref in _references(tdef):
+        for ref in references(tdef):
             if ref not in schema.types:
                 raise SchemaError(f"type {tname} refers to undeclared type {ref} in {label}")
     return schema
