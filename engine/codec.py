@@ -135,6 +135,8 @@ def _encode_location(location: Location) -> list[object]:
 
 
 def _decode_location(raw: list[Any]) -> Location:
+    if len(raw) == 1 and type(raw[0]) is int:
+        return (raw[0],)  # top-level entries, the common case: no markers
     segs: list[Segment] = [
         seg if isinstance(seg, int) else LoopMarker(seg[0], seg[1]) for seg in raw
     ]
@@ -224,8 +226,8 @@ def encode_meta(meta: EntryMetadata) -> bytes:
 
 
 def decode_meta(data: bytes) -> EntryMetadata:
-    status, *rest = msgpack.unpackb(data, raw=False)
-    return EntryMetadata(_STATUSES[status], *rest)
+    m = msgpack.unpackb(data, raw=False)
+    return EntryMetadata(_STATUSES[m[0]], m[1], m[2], m[3], m[4], m[5], m[6], m[7])
 
 
 def encode_record(record: WorkflowRecord) -> bytes:

@@ -12,6 +12,7 @@ how long the history is.
 from __future__ import annotations
 
 import bisect
+import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -90,15 +91,38 @@ class HistoryStore:
         store = cls(driver)
         for _key, value in await driver.list(codec.NAME):
             store._add_name(value.decode())
-        metas = {
-            codec.key_number(key, codec.META): value for key, value in await driver.list(codec.META)
-        }
-        for key, value in await driver.list(codec.ENTRY):
-            seq = codec.key_number(key, codec.ENTRY)
-            entry = codec.decode_entry(value, seq)
-            raw_meta = metas.get(seq)
-            meta = codec.decode_meta(raw_meta) if raw_meta is not None else EntryMetadata()
-            store._index(entry, value, meta, raw_meta or codec.encode_meta(meta))
+        rows = await driver.list(codec.ENTRY)
+        meta_rows = await driver.list(codec.META)
+        # Entries and metadata are written together, so the two sorted lists
+        # normally pair up one to one; match by number only if they do not.
+        width, meta_width = len(codec.ENTRY), len(codec.META)
+        paired = len(rows) == len(meta_rows) and all(
+            e[0][width:] == m[0][meta_width:] for e, m in zip(rows, meta_rows, strict=True)
+        )
+        if paired:
+            raw_metas: list[bytes | None] = [value for _key, value in meta_rows]
+        else:
+            by_number = {key[meta_width:]: value for key, value in meta_rows}
+            raw_metas = [by_number.get(key[width:]) for key, _value in rows]
+        decode_entry, decode_meta = codec.decode_entry, codec.decode_meta
+        # Decoding allocates several objects per entry and creates no
+        # reference cycles; with the cyclic collector on, a long history
+        # triggers repeated scans of the whole (growing) heap. The loop does
+        # not await, so no other task runs while the collector is paused.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for (key, value), raw_meta in zip(rows, raw_metas, strict=True):
+                entry = decode_entry(value, int(key[width:]))
+                if raw_meta is None:
+                    meta = EntryMetadata()
+                    raw_meta = codec.encode_meta(meta)
+                else:
+                    meta = decode_meta(raw_meta)
+                store._index(entry, value, meta, raw_meta)
+        finally:
+            if collecting:
+                gc.enable()
         record = await driver.get(codec.WORKFLOW)
         if record is not None:
             store.record = codec.decode_record(record)
@@ -151,7 +175,7 @@ class HistoryStore:
         self.pos[entry.id] = len(self.entries)
         self.entries.append(entry)
         self.by_location[entry.location] = entry.id
-        self.children.setdefault(_parent(entry.location), []).append(entry.id)
+        self.children.setdefault(entry.location[:-1], []).append(entry.id)
         self.meta[entry.id] = meta
         self.entry_raw.append(raw)
         self.meta_raw.append(raw_meta)
