@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import v2, v3, v4
 from .messages import ToClient
 from .v1 import ToClientV1
+from .versions import MODULES, VERSIONS
 
 __all__ = [
     "IDENTITY_STEPS",
@@ -34,56 +34,39 @@ __all__ = [
 Message = Any
 
 _Step = Callable[[Any], Any]
+_Chain = tuple[tuple[_Step, _Step], ...]
 
-# _UP[n] takes a version n-1 message to version n; _DOWN[n] takes version n to n-1.
-_UP_SERVER: dict[int, _Step] = {
-    2: v2.upgrade_to_server,
-    3: v3.upgrade_to_server,
-    4: v4.upgrade_to_server,
+# (server step, client step) keyed by the newer version n: _UP[n] takes a
+# version n-1 message to version n, _DOWN[n] takes version n to n-1.
+_UP: dict[int, tuple[_Step, _Step]] = {
+    n: (m.upgrade_to_server, m.upgrade_to_client) for n, m in MODULES.items() if n > VERSIONS[0]
 }
-_UP_CLIENT: dict[int, _Step] = {
-    2: v2.upgrade_to_client,
-    3: v3.upgrade_to_client,
-    4: v4.upgrade_to_client,
-}
-_DOWN_SERVER: dict[int, _Step] = {
-    2: v2.downgrade_to_server,
-    3: v3.downgrade_to_server,
-    4: v4.downgrade_to_server,
-}
-_DOWN_CLIENT: dict[int, _Step] = {
-    2: v2.downgrade_to_client,
-    3: v3.downgrade_to_client,
-    4: v4.downgrade_to_client,
+_DOWN: dict[int, tuple[_Step, _Step]] = {
+    n: (m.downgrade_to_server, m.downgrade_to_client) for n, m in MODULES.items() if n > VERSIONS[0]
 }
 
-
-# Steps that return their argument unchanged: v3 and v4 only added messages,
-# with the very classes of the version before, so going up to them changes
-# nothing. They are left out of the precomputed chains to keep decoding an
-# older frame as cheap as decoding a newest one (test_converters checks that
-# each of these really is the identity).
+# Steps that return their argument unchanged: a version that only added
+# messages, with the very classes of the version before, changes nothing on
+# the way up (v3, v4; the module says so with UPGRADES_ARE_IDENTITY and
+# test_converters checks it). They are left out of the precomputed chains so
+# decoding an older frame costs about what decoding a newest one does.
 IDENTITY_STEPS: frozenset[_Step] = frozenset(
-    {v3.upgrade_to_server, v3.upgrade_to_client, v4.upgrade_to_server, v4.upgrade_to_client}
+    step for n, steps in _UP.items() if MODULES[n].UPGRADES_ARE_IDENTITY for step in steps
 )
 
-_Chain = tuple[tuple[_Step, _Step], ...]
-_VERSIONS = (1, 2, 3, 4)
 # (from, to) -> the (server step, client step) pairs to apply, in order.
 _UP_CHAINS: dict[tuple[int, int], _Chain] = {
     (a, b): tuple(
-        (_UP_SERVER[n], _UP_CLIENT[n])
-        for n in range(a + 1, b + 1)
-        if not (_UP_SERVER[n] in IDENTITY_STEPS and _UP_CLIENT[n] in IDENTITY_STEPS)
+        _UP[n] for n in range(a + 1, b + 1) if not MODULES[n].UPGRADES_ARE_IDENTITY
     )
-    for a in _VERSIONS
-    for b in _VERSIONS
+    for a in VERSIONS
+    for b in VERSIONS
     if a <= b
 }
 _DOWN_CHAINS: dict[tuple[int, int], _Chain] = {
-    (a, b): tuple((_DOWN_SERVER[n], _DOWN_CLIENT[n]) for n in range(a, b, -1))
-    for a in _VERSIONS
-    for b in _VERSIONS
+    (a, b): tuple(_DOWN[n] for n in range(a, b, -1))
+    for a in VERSIONS
+    for b in VERSIONS
     if a >= b
 }
 

@@ -23,10 +23,7 @@ from .codec import Codec
 from .converters import Message, downgrade, is_to_client, run_chain, upgrade, upgrade_chain
 from .errors import ConversionError, DecodeError, UnsupportedVersion
 from .messages import ToClient, ToServer
-from .v1 import CODEC as V1_CODEC
-from .v2 import CODEC as V2_CODEC
-from .v3 import CODEC as V3_CODEC
-from .v4 import CODEC as V4_CODEC
+from .versions import MODULES, NEWEST_VERSION, VERSIONS
 
 __all__ = [
     "NEWEST_VERSION",
@@ -45,12 +42,9 @@ __all__ = [
     "parse_direction",
 ]
 
-VERSIONS = (1, 2, 3, 4)
-NEWEST_VERSION = 4
-
 Direction = Literal["to_server", "to_client"]
 
-_CODECS: dict[int, Codec] = {1: V1_CODEC, 2: V2_CODEC, 3: V3_CODEC, 4: V4_CODEC}
+_CODECS: dict[int, Codec] = {v: m.CODEC for v, m in MODULES.items()}
 _Dec = Callable[[bytes, int], Any]
 _Enc = Callable[[Any, bytearray], None]
 _DEC_SERVER: dict[int, _Dec] = {v: c.decoders["ToServer"] for v, c in _CODECS.items()}

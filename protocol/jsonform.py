@@ -25,7 +25,7 @@ from . import history
 from .codec import Codec
 from .converters import Message
 from .errors import DecodeError, SchemaError
-from .framing import codec, parse_direction
+from .framing import VERSIONS, codec, parse_direction
 from .schema import Enum, ListType, MapType, Named, OptionalType, Primitive, Struct, Type, Union
 
 __all__ = ["from_json", "message_from_json", "to_json"]
@@ -50,7 +50,7 @@ _RANGES = {
 # Where each class is described: the newest version first, so a class shared
 # by several versions is walked with the newest schema (they are identical).
 _REGISTRY: dict[type, tuple[Codec, str]] = {}
-for _c in (codec(4), codec(3), codec(2), codec(1), history.CODEC):
+for _c in (*(codec(v) for v in reversed(VERSIONS)), history.CODEC):
     for _cls, _name in _c.names.items():
         _REGISTRY.setdefault(_cls, (_c, _name))
 

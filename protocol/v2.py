@@ -53,6 +53,7 @@ from .v1 import (
 __all__ = [
     "CODEC",
     "SCHEMA",
+    "UPGRADES_ARE_IDENTITY",
     "ToClientBody",
     "ToServerBody",
     "downgrade_to_client",
@@ -123,6 +124,12 @@ _DROPPED_IN_V1: dict[type, str] = {
     QueueResponse: codes.QUEUE_DROPPED,
     TraceQueryResponse: codes.TRACE_DROPPED,
 }
+
+
+# Whether upgrade_to_server/upgrade_to_client return their argument unchanged
+# (v1 -> v2 rebuilds the wrappers and replaces the event log and Init).
+# The converter chain skips identity steps.
+UPGRADES_ARE_IDENTITY = False
 
 
 def upgrade_to_server(msg: ToServerV1) -> ToServer | ToClient:

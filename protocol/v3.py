@@ -47,6 +47,7 @@ from .schema import load_schema
 __all__ = [
     "CODEC",
     "SCHEMA",
+    "UPGRADES_ARE_IDENTITY",
     "ToClientBody",
     "ToServerBody",
     "downgrade_to_client",
@@ -92,6 +93,12 @@ CODEC = Codec(SCHEMA, collect_bindings(SCHEMA, globals(), vars(messages)))
 
 _DATABASE_REQUESTS = (DatabaseSchemaRequest, DatabaseTableRowsRequest)
 _DATABASE_RESPONSES = (DatabaseSchemaResponse, DatabaseTableRowsResponse)
+
+
+# Whether upgrade_to_server/upgrade_to_client return their argument unchanged
+# (every v2 message is a v3 message, same classes).
+# The converter chain skips identity steps.
+UPGRADES_ARE_IDENTITY = True
 
 
 def upgrade_to_server(msg: ToServer) -> ToServer:

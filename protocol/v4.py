@@ -24,6 +24,7 @@ from .schema import load_schema
 __all__ = [
     "CODEC",
     "SCHEMA",
+    "UPGRADES_ARE_IDENTITY",
     "ToClientBody",
     "ToServerBody",
     "downgrade_to_client",
@@ -35,6 +36,12 @@ __all__ = [
 SCHEMA = load_schema("v4.bare", "v4")
 
 CODEC = Codec(SCHEMA, collect_bindings(SCHEMA, vars(messages)))
+
+
+# Whether upgrade_to_server/upgrade_to_client return their argument unchanged
+# (every v3 message is a v4 message, same classes).
+# The converter chain skips identity steps.
+UPGRADES_ARE_IDENTITY = True
 
 
 def upgrade_to_server(msg: ToServer) -> ToServer:
