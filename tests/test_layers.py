@@ -82,7 +82,7 @@ def test_the_checker_sees_imports() -> None:
     source = (ROOT / "protocol" / "framing.py").read_text("utf-8")
     names = {n for _, n in imports_of(source, "actorscope.protocol.framing", False)}
     assert "actorscope.protocol.codec" in names
-    assert "actorscope.protocol.v1" in names
+    assert "actorscope.protocol.versions" in names
 
 
 @pytest.mark.parametrize(
