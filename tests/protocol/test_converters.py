@@ -28,6 +28,7 @@ from actorscope.protocol import (
     v4,
 )
 from actorscope.protocol.converters import IDENTITY_STEPS, downgrade, upgrade
+from actorscope.protocol.versions import MODULES as VERSION_MODULES
 
 VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
 FRAMES: list[dict[str, Any]] = json.loads((VECTORS / "inspector-frames.json").read_text())
@@ -42,7 +43,9 @@ def _messages(direction: str, version: int) -> list[Any]:
     ]
 
 
-@pytest.mark.parametrize("version", [3, 4])
+@pytest.mark.parametrize(
+    "version", [v for v, m in VERSION_MODULES.items() if getattr(m, "UPGRADES_ARE_IDENTITY", False)]
+)
 def test_identity_steps_return_their_argument(version: int) -> None:
     module = MODULES[version]
     assert module.upgrade_to_server in IDENTITY_STEPS
@@ -54,6 +57,9 @@ def test_identity_steps_return_their_argument(version: int) -> None:
 
 
 def test_v2_steps_are_not_identities() -> None:
+    assert v2.UPGRADES_ARE_IDENTITY is False
+    assert v3.UPGRADES_ARE_IDENTITY is True and v4.UPGRADES_ARE_IDENTITY is True
+    assert type(v2.upgrade_to_server(ToServerV1(StateRequest(1)))) is ToServer
     assert v2.upgrade_to_server not in IDENTITY_STEPS
     assert v2.upgrade_to_client not in IDENTITY_STEPS
 
