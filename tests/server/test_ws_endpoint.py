@@ -183,7 +183,7 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def serve(**options: Any) -> AsyncIterator[Server]:
+async def serve(ws_max_size: int = 1 << 20, **options: Any) -> AsyncIterator[Server]:
     actor = FakeActor()
     directory = FakeDirectory({"a1": actor, "a2": FakeActor(actor_id="a2")})
     routes = inspector_websocket_routes(directory, value_codec=MsgpackCodec(), **options)
@@ -192,7 +192,7 @@ async def serve(**options: Any) -> AsyncIterator[Server]:
         host="127.0.0.1",
         port=0,
         ws="websockets-sansio",
-        ws_max_size=1 << 20,
+        ws_max_size=ws_max_size,
         log_level="warning",
         lifespan="off",
     )
@@ -343,6 +343,13 @@ async def test_two_mib_frame_closes_1009(srv: Server) -> None:
         await conn.send(b"\x04\x00" + bytes(2 << 20))
         code, _ = await closed_with(conn)
         assert code == 1009
+
+
+async def test_endpoint_enforces_1_mib_even_when_the_server_allows_more() -> None:
+    async with serve(ws_max_size=4 << 20) as srv, ws(srv) as conn:
+        await recv(conn)
+        await conn.send(b"\x04\x00" + bytes(1 << 20))
+        assert await closed_with(conn) == (1009, "inspector.frame_too_large")
 
 
 async def test_refusals_become_error_frames(srv: Server) -> None:

@@ -413,6 +413,18 @@ async def test_server_token_and_own_token_work(
         assert isinstance(init.body, Init)
 
 
+async def test_dev_mode_without_a_token_needs_no_auth(
+    server_factory: Callable[..., Any],
+) -> None:
+    server: RunningServer = await server_factory(dev=True, server_token=None)
+    counter = server.directory.actors("counter")[0].actor_id
+    async with connect(
+        inspector_url(server, counter), subprotocols=subprotocols("rivet"), open_timeout=TIMEOUT
+    ) as conn:
+        _, init = decode_to_client(await recv_bytes(conn))
+        assert isinstance(init.body, Init)
+
+
 @pytest.mark.parametrize(
     "frame",
     [b"\xde\xad\xbe\xef" * 64, b"\x04\x00\x01", b"\x07\x00\x01\x00", b"\x04\x00\x55"],
