@@ -324,8 +324,13 @@ class InspectorClient:
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             self._pending[rid] = fut
             try:
-                for frame in frames:
-                    await ws.send(frame)
+                try:
+                    for frame in frames:
+                        await ws.send(frame)
+                except websockets.exceptions.ConnectionClosed as exc:
+                    raise self._closed or InspectorConnectionClosed(
+                        ws.close_code, ws.close_reason or ""
+                    ) from exc
                 resp = await self._wait(fut, type(request).__name__)
             finally:
                 self._pending.pop(rid, None)
