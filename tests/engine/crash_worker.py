@@ -14,10 +14,15 @@ kills land wherever the process happens to be, e.g. inside a commit).
 Each step callback appends its step name to the side-effect log *before*
 returning, which is what the test compares with the recorded history.
 
+``--host runner`` drives the workflow the way the server does, with a
+``WorkflowRunner`` (its ``replay`` and its wake on the persisted wake time);
+the default ``--host loop`` calls ``replay_from_step`` and ``run_workflow``
+directly, sleeping until ``RunResult.wake_at`` between runs.
+
 Usage::
 
-    crash_worker.py DB LOG run [--pause-at N]
-    crash_worker.py DB LOG replay ENTRY_ID [--pause-at N]
+    crash_worker.py DB LOG run [--pause-at N] [--host loop|runner]
+    crash_worker.py DB LOG replay ENTRY_ID [--pause-at N] [--host loop|runner]
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from actorscope.engine import (
     Loop,
     SQLiteDriver,
     WorkflowContext,
+    WorkflowRunner,
     replay_from_step,
     run_workflow,
 )
@@ -45,6 +51,8 @@ WORKFLOW_ID = "crash-wf"
 INPUT = {"seed": 11}
 LOOP_ITERATIONS = 6
 TAIL_STEPS = 5
+
+Workflow = Callable[[WorkflowContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class _Events:
@@ -115,9 +123,7 @@ class _ObservedDriver:
         await self._write("clear_alarm", self._inner.clear_alarm())
 
 
-def _make_workflow(
-    log_path: str, events: _Events
-) -> Callable[[WorkflowContext, dict[str, Any]], Awaitable[dict[str, Any]]]:
+def _make_workflow(log_path: str, events: _Events) -> Workflow:
     def effect(name: str, result: int) -> Callable[[], int]:
         """A step callback: log ``name`` (the side effect), then return ``result``."""
 
@@ -159,11 +165,14 @@ def _make_workflow(
     return workflow
 
 
-async def _run_to_end(
-    driver: _ObservedDriver,
-    workflow: Callable[[WorkflowContext, dict[str, Any]], Awaitable[dict[str, Any]]],
-    events: _Events,
+async def _host_loop(
+    driver: _ObservedDriver, workflow: Workflow, events: _Events, replay: str | None
 ) -> Any:
+    if replay is not None:
+        events.in_replay = True
+        await replay_from_step(WORKFLOW_ID, driver, entry_id=replay)
+        events.in_replay = False
+        events("replayed")
     while True:
         result = await run_workflow(WORKFLOW_ID, workflow, INPUT, driver)
         if result.state != "sleeping":
@@ -177,6 +186,26 @@ async def _run_to_end(
     return result.output
 
 
+async def _host_runner(
+    driver: _ObservedDriver, workflow: Workflow, events: _Events, replay: str | None
+) -> Any:
+    runner = WorkflowRunner(WORKFLOW_ID, workflow, INPUT, driver)
+    if replay is not None:
+        events.in_replay = True
+        await runner.replay(replay)
+        events.in_replay = False
+        events("replayed")
+    await runner.start()
+    await runner.idle()
+    await runner.stop()
+    if runner.last_error is not None:
+        raise runner.last_error
+    result = runner.last_result
+    if result is None or result.state != "completed":
+        raise SystemExit(f"workflow ended {result}")
+    return result.output
+
+
 async def _main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("db")
@@ -184,17 +213,15 @@ async def _main(argv: list[str]) -> None:
     parser.add_argument("mode", choices=["run", "replay"])
     parser.add_argument("entry_id", nargs="?")
     parser.add_argument("--pause-at", type=int)
+    parser.add_argument("--host", choices=["loop", "runner"], default="loop")
     args = parser.parse_args(argv)
     events = _Events(args.pause_at)
     inner = SQLiteDriver(args.db, WORKFLOW_ID)
     driver = _ObservedDriver(inner, events)
     workflow = _make_workflow(args.log, events)
-    if args.mode == "replay":
-        events.in_replay = True
-        await replay_from_step(WORKFLOW_ID, driver, entry_id=args.entry_id)
-        events.in_replay = False
-        events("replayed")
-    output = await _run_to_end(driver, workflow, events)
+    replay = args.entry_id if args.mode == "replay" else None
+    host = _host_runner if args.host == "runner" else _host_loop
+    output = await host(driver, workflow, events, replay)
     inner.close()
     sys.stdout.write("DONE " + json.dumps(output, sort_keys=True) + "\n")
     sys.stdout.flush()

@@ -6,8 +6,9 @@ over — at exact events (the worker pauses at the N-th driver write or step
 side effect and waits to be killed) and at free-running moments (killed as
 soon as it reports an event, wherever it is by then, e.g. inside a commit) —
 and restarts it each time, through the first run and through two
-``replay_from_step`` rewinds.  After every kill it reads the history from
-this process and checks:
+``replay_from_step`` rewinds, alternating between calling ``run_workflow``
+directly and hosting the workflow in a ``WorkflowRunner``.  After every kill
+it reads the history from this process and checks:
 
 * the stored history loads, and every entry has its metadata (nothing
   half-written);
@@ -80,9 +81,10 @@ def _run_worker(
     *,
     pause_at: int | None = None,
     kill_after: int | None = None,
+    host: str = "loop",
 ) -> Outcome:
     """Run the worker once; SIGKILL it when it pauses or reports event ``kill_after``."""
-    command = [sys.executable, str(WORKER), str(db), str(log), *args]
+    command = [sys.executable, str(WORKER), str(db), str(log), *args, "--host", host]
     if pause_at is not None:
         command += ["--pause-at", str(pause_at)]
     errors = log.with_suffix(".stderr")
@@ -158,6 +160,7 @@ class _Checker:
         # A kill moment: (phase, event killed at, steps recorded as completed).
         self.moments: set[tuple[str, str, frozenset[str]]] = set()
         self.phase = ""
+        self.runs = 0
         self.kills = 0
         self.replay_kills = 0
 
@@ -213,8 +216,12 @@ def _run_phase(checker: _Checker, replay_target: str | None) -> Any:
             replay_pause += 1
         else:
             pause_at, kill_after = next(plan)
+        # Alternate hosts: run_workflow in a loop, and WorkflowRunner as the
+        # server uses it (resuming on the persisted wake time).
+        checker.runs += 1
+        host = "runner" if checker.runs % 2 else "loop"
         outcome = _run_worker(
-            checker.db, checker.log, mode, pause_at=pause_at, kill_after=kill_after
+            checker.db, checker.log, mode, pause_at=pause_at, kill_after=kill_after, host=host
         )
         after = checker.after_run(outcome)
         # A replay is done once its target entry was discarded.
