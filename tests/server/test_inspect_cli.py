@@ -152,3 +152,49 @@ def test_usage_errors_exit_2_in_process(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as info:
         main(["inspect", "--actor", "a", "frobnicate"])
     assert info.value.code == 2
+
+
+async def _on_terminal(server: Any, env: dict[str, str], *args: str) -> str:
+    """Run ``inspect ARGS`` with stdout a terminal; return what it printed."""
+    import pty
+
+    master, slave = pty.openpty()
+    full_env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    full_env.update(
+        {"TERM": "xterm-256color", "ACTORSCOPE_TOKEN": SERVER_TOKEN, "ACTORSCOPE_URL": server.url}
+    )
+    full_env.update(env)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "actorscope",
+        "inspect",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=slave,
+        stderr=asyncio.subprocess.PIPE,
+        env=full_env,
+    )
+    os.close(slave)
+    chunks = []
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            chunk = await loop.run_in_executor(None, os.read, master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0
+    return b"".join(chunks).decode()
+
+
+async def test_colour_on_a_terminal_unless_no_color(server: Any, demo_ids: dict[str, str]) -> None:
+    await _wait_for_entries(server, demo_ids["steps"], 4)
+    args = ("--actor", demo_ids["steps"], "history")
+    coloured = await _on_terminal(server, {}, *args)
+    assert "\x1b[32mCOMPLETED\x1b[0m" in coloured
+    plain = await _on_terminal(server, {"NO_COLOR": "1"}, *args)
+    assert "\x1b[" not in plain and "COMPLETED" in plain
