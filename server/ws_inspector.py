@@ -54,6 +54,7 @@ from .ws_send_queue import AsgiSend, SendQueue
 
 __all__ = [
     "ACTOR_NOT_FOUND",
+    "CLOSE_TIMEOUT",
     "DEFAULT_SEND_QUEUE_BYTES",
     "DEFAULT_SEND_QUEUE_LIMIT",
     "MAX_FRAME_SIZE",
@@ -68,6 +69,8 @@ AsgiReceive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 #: uvicorn enforces it in its frame parser when run with ``ws_max_size`` set
 #: to it; the endpoint checks again so the limit holds under any server.
 MAX_FRAME_SIZE = 1 << 20
+#: Seconds a closing connection's writer gets to deliver its close frame.
+CLOSE_TIMEOUT = 10.0
 #: Frames a connection may have waiting before it counts as a slow consumer.
 DEFAULT_SEND_QUEUE_LIMIT = 1024
 #: Bytes a connection may have waiting before it counts as a slow consumer.
@@ -193,25 +196,32 @@ class _Session:
     async def run(self, receive: AsgiReceive) -> None:
         writer: asyncio.Task[None] | None = None
         try:
-            init = await build_init(self.context)
-            self.queue.offer_first(encode_to_client(init, self.version, prefix=self.prefixed))
-            writer = asyncio.create_task(self.queue.run())
-            await self._read(receive)
-        except Exception:
-            _log.exception("inspector connection failed")
-            self.queue.close(1011, "inspector.internal_error")
-            if writer is None:
+            try:
+                init = await build_init(self.context)
+                frame = encode_to_client(init, self.version, prefix=self.prefixed)
+                self.queue.offer_first(frame)
                 writer = asyncio.create_task(self.queue.run())
+                await self._read(receive)
+            except Exception:
+                _log.exception("inspector connection failed")
+                self.queue.close(1011, "inspector.internal_error")
+                if writer is None:
+                    writer = asyncio.create_task(self.queue.run())
+            finally:
+                self._give_up()
+            if self.queue.closing:
+                # Let the writer deliver the close frame it was asked to
+                # send; it stops by itself once the peer is gone, and a peer
+                # that neither reads nor leaves gets CLOSE_TIMEOUT seconds.
+                try:
+                    await asyncio.wait_for(writer, CLOSE_TIMEOUT)
+                except TimeoutError:
+                    _log.warning("inspector peer did not take its close frame; dropped")
         finally:
-            self._give_up()
-        if self.queue.closing:
-            # Let the writer deliver the close frame it was asked to send,
-            # then wait for it (it stops on its own when the peer is gone).
-            await writer
-        else:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            if writer is not None and not writer.done():
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
 
     def _give_up(self) -> None:
         hub, self._hub = self._hub, None
@@ -231,9 +241,7 @@ class _Session:
                 if message["type"] != "websocket.receive":
                     return  # websocket.disconnect
                 if message.get("text") is not None:
-                    await self._reply_error(
-                        "inspector.invalid_frame: text frames are not supported"
-                    )
+                    await self._reply_error(_TEXT_FRAME)
                 continue
             if queue.closing:
                 continue  # closing: drain the peer's frames, answer nothing
