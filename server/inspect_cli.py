@@ -143,6 +143,12 @@ def run(args: argparse.Namespace) -> int:
     except InspectorClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error. Point stdout at
+        # /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _actor(args: argparse.Namespace) -> HttpInspector:
