@@ -12,6 +12,8 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
+
 from . import bare
 from .codegen import FIXED_WIDTH, generate, union_member_types
 from .errors import DecodeError, EncodeError, SchemaError
@@ -59,6 +61,7 @@ class Codec:
             "write_uvarint": bare.write_uvarint,
             "write_length": bare.write_length,
             "as_bytes": _as_bytes,
+            "new_object": object.__new__,
         }
         for fx in FIXED_WIDTH.values():
             packer: struct.Struct = getattr(bare, fx)
@@ -71,6 +74,10 @@ class Codec:
                 assert isinstance(obj, type)
                 ns[f"C_{name}"] = obj
                 self.names.setdefault(obj, name)
+            if isinstance(t, Struct):
+                cls: Any = obj
+                for i, field in enumerate(attrs.fields(cls)):
+                    ns[f"S_{name}_{i}"] = cls.__dict__[field.name].__set__
             if isinstance(t, Enum):
                 members = list(obj)  # type: ignore[call-overload]
                 ns[f"E_{name}"] = tuple(members)

@@ -93,6 +93,13 @@ def _check_struct(
     if "__slots__" not in cls.__dict__:
         return [f"{name}: {cls.__name__} is not slotted"]
     fields = attrs.fields(cls)
+    # The generated decoder fills the slots directly (see codegen), so the
+    # class must be plain data: nothing its __init__ would do beyond storing.
+    if hasattr(cls, "__attrs_post_init__") or any(
+        f.default is not attrs.NOTHING or f.validator or f.converter or f.on_setattr
+        for f in fields
+    ):
+        return [f"{name}: {cls.__name__} has defaults, validators, converters or hooks"]
     want = [snake_case(f.name) for f in struct.fields]
     have = [f.name for f in fields]
     if want != have:

@@ -271,3 +271,37 @@ def test_codec_refuses_unsupported_schema_constructs() -> None:
     with pytest.raises(SchemaError, match="not supported"):
         cls = attrs.make_class("A", {"x": attrs.field(type=float)}, frozen=True, slots=True)
         Codec(schema, {"A": cls})
+
+
+def test_model_classes_must_be_plain_data() -> None:
+    # The generated decoder fills slots directly, so __init__ must do nothing more.
+    @attrs.frozen
+    class WithDefault:
+        id: int = 0
+
+    @attrs.frozen
+    class WithValidator:
+        id: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    @attrs.frozen
+    class WithPostInit:
+        id: int
+
+        def __attrs_post_init__(self) -> None:
+            pass
+
+    for cls in (WithDefault, WithValidator, WithPostInit):
+        bindings = {**v4.CODEC.bindings, "StateRequest": cls}
+        problems = check_bindings(v4.SCHEMA, bindings)
+        assert any("defaults, validators, converters or hooks" in p for p in problems), problems
+
+
+def test_decoded_objects_are_ordinary_frozen_instances() -> None:
+    from actorscope.protocol import StateRequest, ToServer, WorkflowReplayRequest, decode_to_server
+
+    _, msg = decode_to_server(b"\x04\x00\x08\x05\x01\x02e1")
+    built = ToServer(WorkflowReplayRequest(5, "e1"))
+    assert msg == built and hash(msg) == hash(built) and repr(msg) == repr(built)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        msg.body.id = 6  # type: ignore[misc]
+    assert decode_to_server(b"\x04\x00\x01\x05")[1] == ToServer(StateRequest(5))
