@@ -38,12 +38,25 @@ class ItemError(ValueError):
     """One input item is bad; its reason goes on that item's output line."""
 
 
+_DESCRIPTION = """\
+Decode, encode and convert captured inspector frames (PROTOCOL.md §1-§5).
+
+  decode   print {"version", "message"}: the message at its own version
+  encode   print the hex frame of a JSON message
+  convert  print the frame converted to another version (an Error frame
+           where §5 says so)
+
+With no HEX/JSON argument, each action reads one item per line from stdin and
+writes one line per item; a bad item prints {"error": "<reason>"} and the exit
+code is 1."""
+
+
 def register(subparsers: Any) -> None:
     """Add ``frame`` and its three actions to the ``actorscope`` parser."""
     frame = subparsers.add_parser(
         "frame",
         help="decode, encode or convert captured inspector frames",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = frame.add_subparsers(dest="frame_action", metavar="ACTION", required=True)
