@@ -230,3 +230,19 @@ async def test_slow_reader_is_disconnected(server_factory: Any, auth: dict[str, 
         # The caller still works.
         await caller.send(json.dumps({"type": "action", "id": "x", "name": "flood", "args": [0]}))
         assert await recv_json(caller) == {"type": "action_result", "id": "x", "output": 0}
+
+
+async def test_queue_post_auth(server: RunningServer, demo_ids: dict[str, str]) -> None:
+    order = server.directory.get(demo_ids["order"])
+    counter = server.directory.get(demo_ids["counter"])
+    assert order is not None and counter is not None
+    url = f"/gateway/{demo_ids['order']}/queue/note"
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+        for headers in ({}, {"Authorization": f"Bearer {counter.record.token}"}):
+            r = await http.post(url, json=1, headers=headers)
+            assert r.status_code == 401 and r.json()["code"] == "unauthorized"
+        own = {"Authorization": f"Bearer {order.record.token}"}
+        assert (await http.post(url, json=1, headers=own)).json() == {"ok": True, "queueSize": 1}
+        server_wide = {"Authorization": f"Bearer {server.server_token}"}
+        r = await http.post("/gateway/nope/queue/note", json=1, headers=server_wide)
+        assert r.status_code == 404 and r.json()["code"] == "not_found"
