@@ -70,11 +70,15 @@ def parse_direction(direction: str) -> Direction:
         raise ValueError(f"direction must be to_server or to_client, not {direction!r}") from None
 
 
+def _too_short(frame: bytes) -> DecodeError:
+    return DecodeError(f"frame of {len(frame)} bytes is too short for the version prefix")
+
+
 def _split(frame: bytes, version: int | None, table: dict[int, _Dec]) -> tuple[int, Any]:
     """Decode a frame at its own version (no conversion): (version, message)."""
     if version is None:
         if len(frame) < 2:
-            raise DecodeError(f"frame of {len(frame)} bytes is too short for the version prefix")
+            raise _too_short(frame)
         version = frame[0] | (frame[1] << 8)
         dec = table.get(version)
         if dec is None:
@@ -105,26 +109,46 @@ def decode_to_server(
         DecodeError: the bytes do not decode (``UnsupportedVersion`` for an
             unknown version).
     """
+    # _split inlined: this is the per-frame hot path.
     if type(frame) is not bytes:
         frame = bytes(frame)
-    v, msg = _split(frame, version, _DEC_SERVER)
-    chain = _TO_NEWEST[v]
+    offset = 0
+    if version is None:
+        if len(frame) < 2:
+            raise _too_short(frame)
+        version = frame[0] | (frame[1] << 8)
+        offset = 2
+    dec = _DEC_SERVER.get(version)
+    if dec is None:
+        raise UnsupportedVersion(version)
+    msg = dec(frame, offset)
+    chain = _TO_NEWEST[version]
     if chain:
         msg = run_chain(msg, chain)
-    return v, msg
+    return version, msg
 
 
 def decode_to_client(
     frame: bytes | bytearray | memoryview, version: int | None = None
 ) -> tuple[int, ToClient]:
     """Decode a server's frame into the newest model (see :func:`decode_to_server`)."""
+    # _split inlined: this is the per-frame hot path.
     if type(frame) is not bytes:
         frame = bytes(frame)
-    v, msg = _split(frame, version, _DEC_CLIENT)
-    chain = _TO_NEWEST[v]
+    offset = 0
+    if version is None:
+        if len(frame) < 2:
+            raise _too_short(frame)
+        version = frame[0] | (frame[1] << 8)
+        offset = 2
+    dec = _DEC_CLIENT.get(version)
+    if dec is None:
+        raise UnsupportedVersion(version)
+    msg = dec(frame, offset)
+    chain = _TO_NEWEST[version]
     if chain:
         msg = run_chain(msg, chain)
-    return v, msg
+    return version, msg
 
 
 def downgrade_to_server(msg: ToServer, version: int) -> ToServer | ToClient:
