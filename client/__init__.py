@@ -6,7 +6,9 @@
 * ``SyncInspectorClient`` — the same, blocking, for scripts and notebooks.
 * ``HttpInspector`` / ``ServerHttp`` — the HTTP API, including the operator
   routes (replay by path, dry run, audit, archived attempts).
-* ``history_view`` / ``render`` — the workflow history as rows, a tree and a diff.
+* ``history_view`` / ``render`` — the workflow history as rows, a tree and a
+  diff; replay plans and the replay audit as text.
+* ``watch`` — the live view ``actorscope inspect watch`` draws.
 """
 
 from .connection import InspectorClient, inspector_url

@@ -1,4 +1,5 @@
-"""Plain-text rendering for terminals: the history tree, tables, diffs.
+"""Plain-text rendering for terminals: the history tree, tables, diffs, replay
+plans and the replay audit.
 
 Colour is opt-in per call (``Style(color=True)``): the CLI turns it on only
 when stdout is a terminal and ``NO_COLOR`` is unset (https://no-color.org),
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
@@ -18,9 +20,13 @@ from .history_view import DiffLine, HistoryRow, format_duration, format_time
 
 __all__ = [
     "Style",
+    "format_when",
     "render_diff",
     "render_history",
+    "render_plan",
+    "render_replays",
     "render_table",
+    "schema_tables",
     "style_for",
     "to_text",
 ]
@@ -141,3 +147,82 @@ def render_diff(lines: Sequence[DiffLine], attempt: int, style: Style) -> str:
     for line, d in zip(table[1:], lines, strict=True):
         out_lines.append(style.paint(line, _CHANGE_COLOURS.get(d.change, "")))
     return "\n".join(out_lines)
+
+
+def format_when(ms: Any) -> str:
+    """Epoch milliseconds → ``YYYY-MM-DD HH:MM:SSZ``; ``-`` when absent."""
+    if not isinstance(ms, int):
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000)) + "Z"
+
+
+def render_plan(plan: dict[str, Any], style: Style) -> str:
+    """A replay plan (the HTTP API's dry-run answer): target, boundary, what is discarded."""
+    boundary = plan.get("boundary")
+    discard = plan.get("discard") or []
+    target = plan.get("target")
+    lines = []
+    if target is None:
+        lines.append("replay from the start: the whole workflow runs again")
+    else:
+        lines.append(f"target: {target.get('path')} ({target.get('entryId')})")
+    if boundary is not None:
+        lines.append(
+            f"rewind boundary: {boundary.get('path')} ({boundary.get('kind')}, "
+            f"{boundary.get('entryId')})"
+        )
+    lines.append(f"{len(discard)} entr{'y' if len(discard) == 1 else 'ies'} will be discarded:")
+    rows = [[d.get("path", ""), d.get("kind", ""), d.get("status", "")] for d in discard]
+    if rows:
+        lines.append(render_table(["PATH", "KIND", "STATUS"], rows, style))
+    return "\n".join(lines)
+
+
+def render_replays(records: Sequence[dict[str, Any]], style: Style) -> str:
+    """The replay audit (``GET /inspector/workflow/replays``), newest first."""
+    if not records:
+        return "no replays recorded"
+    rows = []
+    for r in records:
+        target = r.get("target") or {}
+        outcome = str(r.get("result", ""))
+        if r.get("refusal"):
+            outcome += f" ({r['refusal'].get('code')})"
+        rows.append(
+            [
+                format_when(r.get("at")),
+                str(r.get("transport")),
+                str(r.get("credential")),
+                target.get("step") or target.get("entryId") or "(start)",
+                str(r.get("discarded")),
+                outcome,
+                "-" if r.get("attempt") is None else str(r["attempt"]),
+                r.get("reason") or "",
+            ]
+        )
+    headers = ["WHEN", "TRANSPORT", "CREDENTIAL", "TARGET", "DISCARDED", "RESULT", "ATTEMPT"]
+    return render_table([*headers, "REASON"], rows, style)
+
+
+def schema_tables(schema: Any) -> list[list[str]]:
+    """``[name, columns, rows]`` per table of a database schema.
+
+    The server answers ``{"tables": [{"table": {"name"}, "columns": [...],
+    "records": n}]}``; plainer shapes (a list of names) are accepted too.
+    """
+    tables = schema.get("tables", []) if isinstance(schema, dict) else schema
+    out = []
+    for t in tables if isinstance(tables, list) else []:
+        if not isinstance(t, dict):
+            out.append([str(t), "", ""])
+            continue
+        head = t.get("table")
+        name = head.get("name") if isinstance(head, dict) else t.get("name", head)
+        columns = ", ".join(
+            f"{c.get('name')} {c.get('type', '')}".rstrip()
+            for c in t.get("columns") or []
+            if isinstance(c, dict)
+        )
+        records = t.get("records")
+        out.append([str(name), columns, "" if records is None else str(records)])
+    return out

@@ -18,22 +18,24 @@ import asyncio
 import json
 import os
 import sys
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-from actorscope.client import InspectorClient, InspectorClientError, InspectorTimeout
-from actorscope.client.history_view import diff_histories, history_json, history_rows
+from actorscope.client import InspectorClient, InspectorClientError
+from actorscope.client.history_view import diff_histories, history_rows
 from actorscope.client.http import HttpInspector, InspectorHttpError, ServerHttp
-from actorscope.client.models import HistoryUpdate, InitView, Push, StateUpdate
 from actorscope.client.render import (
     Style,
+    format_when,
     render_diff,
     render_history,
+    render_plan,
+    render_replays,
     render_table,
+    schema_tables,
     style_for,
     to_text,
 )
+from actorscope.client.watch import watch
 
 __all__ = ["register", "run"]
 
@@ -240,7 +242,7 @@ def _queue(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
     print(f"{result.get('size', 0)} message(s) (max {result.get('maxSize')})")
     messages = result.get("messages") or []
     if messages:
-        rows = [[str(m["id"]), m["name"], _when(m.get("createdAtMs"))] for m in messages]
+        rows = [[str(m["id"]), m["name"], format_when(m.get("createdAtMs"))] for m in messages]
         print(render_table(["ID", "NAME", "CREATED"], rows, style))
     if result.get("truncated"):
         print(style.paint("(truncated)", "dim"))
@@ -253,7 +255,7 @@ def _db(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
         if _json(args):
             _print_json(schema)
             return EXIT_OK
-        tables = _tables(schema)
+        tables = schema_tables(schema)
         if tables:
             print(render_table(["TABLE", "COLUMNS", "ROWS"], tables, style))
         else:
@@ -270,30 +272,6 @@ def _db(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
         cells = [[to_text(r.get(h)) for h in headers] for r in rows]
         print(render_table(headers, cells, style))
     return EXIT_OK
-
-
-def _tables(schema: Any) -> list[list[str]]:
-    """``[name, columns, rows]`` per table of a database schema.
-
-    The server answers ``{"tables": [{"table": {"name"}, "columns": [...],
-    "records": n}]}``; plainer shapes (a list of names) are accepted too.
-    """
-    tables = schema.get("tables", []) if isinstance(schema, dict) else schema
-    out = []
-    for t in tables if isinstance(tables, list) else []:
-        if not isinstance(t, dict):
-            out.append([str(t), "", ""])
-            continue
-        head = t.get("table")
-        name = head.get("name") if isinstance(head, dict) else t.get("name", head)
-        columns = ", ".join(
-            f"{c.get('name')} {c.get('type', '')}".rstrip()
-            for c in t.get("columns") or []
-            if isinstance(c, dict)
-        )
-        records = t.get("records")
-        out.append([str(name), columns, "" if records is None else str(records)])
-    return out
 
 
 def _history(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
@@ -339,10 +317,10 @@ def _replay(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int
         if _json(args):
             _print_json(plan)
         else:
-            print(_describe_plan(plan, style))
+            print(render_plan(plan, style))
         return EXIT_OK
     if not _json(args):
-        print(_describe_plan(plan, style))
+        print(render_plan(plan, style))
     if not args.yes:
         if not sys.stdin.isatty():
             print(
@@ -387,132 +365,35 @@ def _require_operator_routes(actor: HttpInspector) -> None:
         raise
 
 
-def _describe_plan(plan: dict[str, Any], style: Style) -> str:
-    boundary = plan.get("boundary")
-    discard = plan.get("discard") or []
-    target = plan.get("target")
-    lines = []
-    if target is None:
-        lines.append("replay from the start: the whole workflow runs again")
-    else:
-        lines.append(f"target: {target.get('path')} ({target.get('entryId')})")
-    if boundary is not None:
-        lines.append(
-            f"rewind boundary: {boundary.get('path')} ({boundary.get('kind')}, "
-            f"{boundary.get('entryId')})"
-        )
-    lines.append(f"{len(discard)} entr{'y' if len(discard) == 1 else 'ies'} will be discarded:")
-    rows = [[d.get("path", ""), d.get("kind", ""), d.get("status", "")] for d in discard]
-    if rows:
-        lines.append(render_table(["PATH", "KIND", "STATUS"], rows, style))
-    return "\n".join(lines)
-
-
 def _replays(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
     result = actor.replays()
-    records = result.get("replays") or []
     if _json(args):
         _print_json(result)
-        return EXIT_OK
-    if not records:
-        print("no replays recorded")
-        return EXIT_OK
-    rows = []
-    for r in records:
-        target = r.get("target") or {}
-        what = target.get("step") or target.get("entryId") or "(start)"
-        outcome = r.get("result", "")
-        if r.get("refusal"):
-            outcome += f" ({r['refusal'].get('code')})"
-        rows.append(
-            [
-                _when(r.get("at")),
-                str(r.get("transport")),
-                str(r.get("credential")),
-                what,
-                str(r.get("discarded")),
-                outcome,
-                "-" if r.get("attempt") is None else str(r["attempt"]),
-                r.get("reason") or "",
-            ]
-        )
-    headers = [
-        "WHEN",
-        "TRANSPORT",
-        "CREDENTIAL",
-        "TARGET",
-        "DISCARDED",
-        "RESULT",
-        "ATTEMPT",
-        "REASON",
-    ]
-    print(render_table(headers, rows, style))
+    else:
+        print(render_replays(result.get("replays") or [], style))
     return EXIT_OK
 
 
 def _watch(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
-    return asyncio.run(_watch_async(args, actor, style))
-
-
-async def _watch_async(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
     server = actor.server
     client = InspectorClient(
         server.base_url, actor.actor_id, server.token, protocol_version=args.protocol_version
     )
-    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    as_json = _json(args)
     # On a terminal, clear and redraw; piped, append one frame per update.
-    redraw = sys.stdout.isatty() and not _json(args)
-    state: Any = None
-    history: Any = None
-    updates = 0
-    async with client:
-        async for push in _pushes_until(client, deadline):
-            match push:
-                case InitView():
-                    state, history = push.state, push.workflow_history
-                case StateUpdate():
-                    state = push.state
-                    updates += 1
-                case HistoryUpdate():
-                    history = push.history
-                    updates += 1
-                case _:
-                    updates += 1
-            frame = _watch_frame(actor.actor_id, state, history, client, style, _json(args))
-            if redraw:
-                print("\x1b[2J\x1b[H", end="")
-            print(frame, flush=True)
-            if args.count is not None and updates >= args.count:
-                break
+    redraw = sys.stdout.isatty() and not as_json
+    asyncio.run(
+        watch(
+            client,
+            out=sys.stdout,
+            style=style,
+            count=args.count,
+            timeout=args.timeout,
+            as_json=as_json,
+            redraw=redraw,
+        )
+    )
     return EXIT_OK
-
-
-async def _pushes_until(client: InspectorClient, deadline: float | None) -> AsyncIterator[Push]:
-    while True:
-        wait = None if deadline is None else deadline - time.monotonic()
-        if wait is not None and wait <= 0:
-            return
-        try:
-            yield await client.next_push(timeout=wait if wait is not None else 3600.0)
-        except InspectorTimeout:
-            if deadline is None:
-                continue
-            return
-        # InspectorConnectionClosed propagates: run() reports it, exit code 1.
-
-
-def _watch_frame(
-    actor_id: str, state: Any, history: Any, client: InspectorClient, style: Style, as_json: bool
-) -> str:
-    hist = None if history is None else history_json(history, client.codec)
-    if as_json:
-        return json.dumps({"state": state, "history": hist}, default=repr)
-    lines = [style.paint(f"actor {actor_id}  {time.strftime('%H:%M:%S')}", "bold")]
-    lines.append(f"state: {to_text(state)}")
-    if hist is not None:
-        lines.append(render_history(history_rows(hist), style))
-    lines.append("")
-    return "\n".join(lines)
 
 
 def _parse_json(text: str, what: str) -> Any:
@@ -520,12 +401,6 @@ def _parse_json(text: str, what: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise UsageError(f"{what} is not valid JSON: {exc}") from None
-
-
-def _when(ms: Any) -> str:
-    if not isinstance(ms, int):
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000)) + "Z"
 
 
 _COMMANDS = {
