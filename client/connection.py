@@ -42,14 +42,12 @@ from .errors import (
     split_error_message,
 )
 from .models import (
-    ConnectionsUpdate,
     ConnectionView,
-    HistoryUpdate,
     InitView,
     Push,
-    QueueUpdate,
     ServerError,
-    StateUpdate,
+    connections_from_wire,
+    push_from_wire,
 )
 
 __all__ = ["InspectorClient", "inspector_url"]
@@ -216,7 +214,7 @@ class InspectorClient:
     async def connections(self) -> list[ConnectionView]:
         """The actor's live client connections."""
         resp = await self._request(lambda rid: m.ConnectionsRequest(id=rid), m.ConnectionsResponse)
-        return self._connections(resp.connections)
+        return connections_from_wire(resp.connections, self.codec)
 
     async def rpcs(self) -> list[str]:
         """The actor's action names."""
@@ -380,43 +378,13 @@ class InspectorClient:
             code, _ = split_error_message(body.message)
             self._offer(ServerError(code=code, message=body.message))
             return
-        push = self._push(body)
+        push = push_from_wire(body, self.codec)
         if push is None:
             _log.warning("ignoring unexpected %s from the inspector", type(body).__name__)
             return
         if isinstance(push, InitView) and self._init is not None and not self._init.done():
             self._init.set_result(push)
         self._offer(push)
-
-    def _push(self, body: Any) -> Push | None:
-        match body:
-            case m.Init():
-                return InitView(
-                    connections=self._connections(body.connections),
-                    state=None if body.state is None else self.codec.decode(body.state),
-                    is_state_enabled=body.is_state_enabled,
-                    rpcs=list(body.rpcs),
-                    is_database_enabled=body.is_database_enabled,
-                    queue_size=body.queue_size,
-                    workflow_history=(
-                        None
-                        if body.workflow_history is None
-                        else decode_history(body.workflow_history)
-                    ),
-                    is_workflow_enabled=body.is_workflow_enabled,
-                )
-            case m.StateUpdated():
-                return StateUpdate(state=self.codec.decode(body.state))
-            case m.ConnectionsUpdated():
-                return ConnectionsUpdate(connections=self._connections(body.connections))
-            case m.QueueUpdated():
-                return QueueUpdate(size=body.queue_size)
-            case m.WorkflowHistoryUpdated():
-                return HistoryUpdate(history=decode_history(body.history))
-        return None
-
-    def _connections(self, conns: Any) -> list[ConnectionView]:
-        return [ConnectionView(id=c.id, details=self.codec.decode(c.details)) for c in conns]
 
     def _offer(self, item: Any) -> None:
         # Bounded: drop the oldest push rather than grow (so the end marker always fits).

@@ -9,10 +9,13 @@ out of ``InspectorClient.pushes()`` as the ``Push`` union below.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
-from actorscope.protocol.history import WorkflowHistory
+from actorscope.protocol import messages as m
+from actorscope.protocol.history import WorkflowHistory, decode_history
+from actorscope.protocol.values import ValueCodec
 
 __all__ = [
     "ConnectionView",
@@ -23,6 +26,8 @@ __all__ = [
     "QueueUpdate",
     "ServerError",
     "StateUpdate",
+    "connections_from_wire",
+    "push_from_wire",
 ]
 
 
@@ -86,3 +91,34 @@ class ServerError:
 
 
 Push = InitView | StateUpdate | ConnectionsUpdate | QueueUpdate | HistoryUpdate | ServerError
+
+
+def connections_from_wire(conns: Iterable[m.Connection], codec: ValueCodec) -> list[ConnectionView]:
+    """Wire ``Connection`` structs with their details decoded."""
+    return [ConnectionView(id=c.id, details=codec.decode(c.details)) for c in conns]
+
+
+def push_from_wire(body: object, codec: ValueCodec) -> Push | None:
+    """The friendly view of a push body (``None`` for anything that is not a push)."""
+    match body:
+        case m.Init():
+            history = body.workflow_history
+            return InitView(
+                connections=connections_from_wire(body.connections, codec),
+                state=None if body.state is None else codec.decode(body.state),
+                is_state_enabled=body.is_state_enabled,
+                rpcs=list(body.rpcs),
+                is_database_enabled=body.is_database_enabled,
+                queue_size=body.queue_size,
+                workflow_history=None if history is None else decode_history(history),
+                is_workflow_enabled=body.is_workflow_enabled,
+            )
+        case m.StateUpdated():
+            return StateUpdate(state=codec.decode(body.state))
+        case m.ConnectionsUpdated():
+            return ConnectionsUpdate(connections=connections_from_wire(body.connections, codec))
+        case m.QueueUpdated():
+            return QueueUpdate(size=body.queue_size)
+        case m.WorkflowHistoryUpdated():
+            return HistoryUpdate(history=decode_history(body.history))
+    return None
