@@ -21,7 +21,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	mkdir -p .lint && ln -sfn .. .lint/actorscope
-	MYPYPATH=.lint $(BIN)/mypy -p actorscope.protocol -p actorscope.engine -p actorscope.server
+	MYPYPATH=.lint $(BIN)/mypy -p actorscope.protocol -p actorscope.engine -p actorscope.server -p actorscope.client
 
 bench: $(STAMP)
 	$(BIN)/python bench/protocol.py
