@@ -23,9 +23,11 @@ async def test_new_token_is_printed_once_and_stored(tmp_path: Path, serve_proces
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert set(first.actors) == DEMO
     assert any("Authorization: Bearer <token>" in line for line in first.output)
+    # The ready-to-paste curl line names one of the printed actors.
+    curls = [line for line in first.output if "/inspector/summary" in line and "curl" in line]
+    assert len(curls) == 1
     assert any(
-        f"/gateway/{first.actors['counter/demo']}/inspector/summary" in line
-        for line in first.output
+        f"/gateway/{actor_id}/inspector/summary" in curls[0] for actor_id in first.actors.values()
     )
 
     headers = {"Authorization": f"Bearer {first.token}"}
