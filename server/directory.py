@@ -59,7 +59,8 @@ class ActorSystem:
         return self._dev and self.server_token is None
 
     async def start(self) -> None:
-        for record in await self.store.load_records():
+        records = await self.store.load_records()
+        for record in sorted(records, key=lambda r: (r.create_ts, r.actor_id)):
             definition = self.registry.get(record.name)
             if definition is None:
                 # Keep the data; the code that defines it may come back.
@@ -96,8 +97,9 @@ class ActorSystem:
 
     def actors(self, name: str | None = None) -> list[ActorInstance]:
         """Instances (of type ``name`` if given), oldest first."""
-        found = [a for a in self._actors.values() if name is None or a.record.name == name]
-        return sorted(found, key=lambda a: (a.record.create_ts, a.actor_id))
+        # Insertion order is creation order (start() opens records sorted by
+        # creation time), exact even for actors created in the same millisecond.
+        return [a for a in self._actors.values() if name is None or a.record.name == name]
 
     async def get_or_create(self, name: str, key: str) -> ActorInstance:
         """The instance for (name, key), created on first use.
