@@ -99,9 +99,10 @@ async def test_replay_from_two(
             ["one", "two", "three", "two"],
             ["one", "two", "three", "two", "three"],
         ]
-        pushed = [e.history for e in events if isinstance(e, HistoryChanged)]
-        assert len(pushed[0].entries) == 1
-        assert len(pushed[-1].entries) == 4
+        # (A coalesced notification of the first run may still arrive first.)
+        pushed = [len(e.history.entries) for e in events if isinstance(e, HistoryChanged)]
+        rewound = pushed.index(1)
+        assert pushed[rewound:][-1] == 4 and sorted(pushed[rewound:]) == pushed[rewound:]
 
         # Steps re-run are traced again.
         traces = (await http.get(steps.base + "/traces")).json()
