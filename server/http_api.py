@@ -4,7 +4,11 @@ Every route exists under ``/gateway/{actorId}`` and, for a server holding a
 single actor, at the root. Auth is the §6 token as ``Authorization: Bearer``;
 every refusal is an ``InspectorError`` rendered as ``{"group", "code",
 "message"}`` with its status, never a bare 500. The handlers only call the
-``ActorInspector`` façade, like the WebSocket inspector does.
+``ActorInspector`` façade, like the WebSocket inspector does; replays go
+through the actor's ``ReplayOperator`` (``replay_ops.py``), which also serves
+issue #5's additions: ``{"step", "dryRun", "reason"}`` in the replay body,
+``GET /inspector/workflow/replays`` (the audit) and
+``GET /inspector/workflow-history?attempt=N`` (an archived attempt).
 """
 
 from __future__ import annotations
