@@ -89,8 +89,8 @@ class ReplayTargetNotStep(EngineError):
 class ReplayInFlight(EngineError):
     """Replay refused because a step is running (ENGINE.md replay rule 5)."""
 
-    def __init__(self, location: str, why: str) -> None:
-        super().__init__(f"cannot replay while step {location!r} {why}")
+    def __init__(self, location: str, why: str, *, what: str = "step") -> None:
+        super().__init__(f"cannot replay while {what} {location!r} {why}")
         self.location = location
 
 

@@ -34,6 +34,7 @@ from .store import HistoryStore
 __all__ = [
     "Execution",
     "Slot",
+    "SlotTimeout",
     "Stopped",
     "Suspend",
     "active_execution",
@@ -56,6 +57,10 @@ class Suspend(BaseException):
     def earliest(cls, suspends: Iterable[Suspend]) -> Suspend:
         times = [s.wake_at for s in suspends if s.wake_at is not None]
         return cls(min(times) if times else None)
+
+
+class SlotTimeout(Exception):
+    """A workflow's slot stayed busy longer than the caller would wait."""
 
 
 class Stopped(BaseException):
@@ -124,11 +129,14 @@ def is_step_executing(workflow_id: str, driver: Driver) -> bool:
 
 
 @asynccontextmanager
-async def claim(workflow_id: str, driver: Driver, *, run: bool) -> AsyncIterator[Slot]:
+async def claim(
+    workflow_id: str, driver: Driver, *, run: bool, timeout: float | None = None
+) -> AsyncIterator[Slot]:
     """Hold the workflow's slot: runs and replays of one workflow never overlap.
 
     Raises:
         WorkflowBusy: ``run`` is true and another run is active.
+        SlotTimeout: the slot stayed busy for ``timeout`` seconds.
     """
     key = (workflow_id, id(driver))
     slot = _SLOTS.get(key)
@@ -138,7 +146,11 @@ async def claim(workflow_id: str, driver: Driver, *, run: bool) -> AsyncIterator
         raise WorkflowBusy(workflow_id)
     slot.users += 1
     try:
-        async with slot.lock:
+        try:
+            await asyncio.wait_for(slot.lock.acquire(), timeout)
+        except TimeoutError:
+            raise SlotTimeout(workflow_id) from None
+        try:
             if run:
                 if slot.running:
                     raise WorkflowBusy(workflow_id)
@@ -149,6 +161,8 @@ async def claim(workflow_id: str, driver: Driver, *, run: bool) -> AsyncIterator
                 if run:
                     slot.running = False
                     slot.execution = None
+        finally:
+            slot.lock.release()
     finally:
         slot.users -= 1
         if slot.users == 0 and _SLOTS.get(key) is slot:

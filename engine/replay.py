@@ -21,7 +21,7 @@ from . import codec
 from .clock import Clock, SystemClock
 from .driver import BatchOp, Delete, Driver, Set
 from .errors import ReplayInFlight, ReplayTargetNotStep, StepNotFound
-from .execution import active_execution, claim, keep_store, open_store
+from .execution import SlotTimeout, active_execution, claim, keep_store, open_store
 from .model import (
     BranchState,
     BranchStatus,
@@ -45,6 +45,7 @@ from .store import HistoryStore
 __all__ = ["DEFAULT_KEEP_ATTEMPTS", "ReplayPlan", "plan_replay", "replay_from_step"]
 
 DEFAULT_KEEP_ATTEMPTS = 20
+DEFAULT_STOP_TIMEOUT = 10.0
 
 
 @attrs.frozen
@@ -175,6 +176,7 @@ async def replay_from_step(
     *,
     clock: Clock | None = None,
     keep_attempts: int = DEFAULT_KEEP_ATTEMPTS,
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT,
 ) -> HistorySnapshot:
     """Rewind the workflow so the step ``entry_id`` and everything after it run again.
 
@@ -182,6 +184,9 @@ async def replay_from_step(
     next operation) unless it is executing a step callback right now, which
     refuses the replay. Returns the snapshot right after the rewind; the
     workflow is SLEEPING with its wake time (and the driver alarm) at now.
+
+    ``stop_timeout`` bounds the wait for a live run to reach its next
+    operation (plain ``await``s in workflow code are not operations).
 
     Raises:
         StepNotFound, ReplayTargetNotStep, ReplayInFlight: see ENGINE.md rules 2 and 5;
@@ -193,12 +198,17 @@ async def replay_from_step(
         if live.executing:
             raise ReplayInFlight(", ".join(sorted(live.executing_paths())), "is executing")
         live.stop_requested = True
-    async with claim(workflow_id, driver, run=False):
-        store = await open_store(workflow_id, driver)
-        try:
-            return await apply_replay(store, entry_id, clock.now_ms(), keep_attempts)
-        finally:
-            keep_store(workflow_id, store)
+    try:
+        async with claim(workflow_id, driver, run=False, timeout=stop_timeout):
+            store = await open_store(workflow_id, driver)
+            try:
+                return await apply_replay(store, entry_id, clock.now_ms(), keep_attempts)
+            finally:
+                keep_store(workflow_id, store)
+    except SlotTimeout:
+        # The live run is inside workflow code that never reaches another
+        # operation; it will stop when it does (the stop stays requested).
+        raise ReplayInFlight(workflow_id, "did not stop in time", what="workflow") from None
 
 
 async def apply_replay(

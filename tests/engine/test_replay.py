@@ -381,3 +381,30 @@ async def test_history_changed_through_another_driver_is_reloaded(
     finally:
         first.close()
         second.close()
+
+
+async def test_replay_gives_up_on_a_run_that_never_reaches_an_operation(
+    clock: ManualClock, calls: Any
+) -> None:
+    from actorscope.engine import MemoryDriver
+
+    driver = MemoryDriver()
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def wf(ctx: WorkflowContext, _: Any) -> None:
+        await ctx.step("one", calls.step("one"))
+        inside.set()
+        await release.wait()  # plain await, not an operation
+        await ctx.step("two", calls.step("two"))
+
+    run = asyncio.create_task(run_workflow(WF, wf, None, driver, clock=clock))
+    await asyncio.wait_for(inside.wait(), 5)
+    before = await driver.list(b"")
+    with pytest.raises(ReplayInFlight, match="did not stop in time"):
+        await replay_from_step(WF, driver, clock=clock, stop_timeout=0.01)
+    assert await driver.list(b"") == before
+    release.set()
+    # The stop stays requested: the run ends at its next operation.
+    assert (await run).state == "running"
+    assert calls.names == ["one"]
