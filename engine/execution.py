@@ -39,7 +39,9 @@ __all__ = [
     "Suspend",
     "active_execution",
     "claim",
+    "clear_cache",
     "describe_error",
+    "drop_store",
     "is_step_executing",
     "keep_store",
     "open_store",
@@ -194,3 +196,13 @@ def keep_store(workflow_id: str, store: HistoryStore) -> None:
     _CACHE.move_to_end(key)
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)
+
+
+def drop_store(workflow_id: str, driver: Driver) -> None:
+    """Forget the cached history of a workflow (its host is going away)."""
+    _CACHE.pop((workflow_id, id(driver)), None)
+
+
+def clear_cache() -> None:
+    """Forget every cached history (tests use it to force fresh loads)."""
+    _CACHE.clear()

@@ -25,7 +25,7 @@ from typing import Any
 
 from .clock import Clock, SystemClock
 from .driver import Driver
-from .execution import active_execution, is_step_executing
+from .execution import active_execution, drop_store, is_step_executing
 from .executor import TERMINAL_STATES, RunResult, WorkflowFn, load_history, run_once
 from .model import WorkflowState
 from .queue import QueueMessage, list_messages, send_message
@@ -107,6 +107,7 @@ class WorkflowRunner:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        drop_store(self.workflow_id, self.driver)
 
     async def idle(self) -> None:
         """Wait until the runner has nothing to do until woken.

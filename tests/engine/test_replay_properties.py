@@ -26,6 +26,7 @@ from actorscope.engine import (
     replay_from_step,
     run_workflow,
 )
+from actorscope.engine.execution import clear_cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -95,24 +96,32 @@ def _workflow(tree: list[Node], executed: list[str]) -> Any:
     return wf
 
 
-async def _run_to_end(wf: Any, driver: MemoryDriver, clock: ManualClock) -> Any:
+async def _run(wf: Any, driver: MemoryDriver, clock: ManualClock, cold: bool) -> Any:
+    if cold:
+        clear_cache()  # as if the process restarted: the history is loaded again
+    return await run_workflow("prop", wf, None, driver, clock=clock)
+
+
+async def _run_to_end(wf: Any, driver: MemoryDriver, clock: ManualClock, cold: bool) -> Any:
     for _ in range(5000):
-        result = await run_workflow("prop", wf, None, driver, clock=clock)
+        result = await _run(wf, driver, clock, cold)
         if result.state == "completed":
             return result.output
         clock.advance(1)
     raise AssertionError("workflow did not complete")
 
 
-async def _check(tree: list[Node], runs_before: int, pick: int) -> None:
+async def _check(tree: list[Node], runs_before: int, pick: int, cold: bool) -> None:
     reference: list[str] = []
-    expected_output = await _run_to_end(_workflow(tree, reference), MemoryDriver(), ManualClock())
+    expected_output = await _run_to_end(
+        _workflow(tree, reference), MemoryDriver(), ManualClock(), cold=False
+    )
 
     executed: list[str] = []
     wf = _workflow(tree, executed)
     driver, clock = MemoryDriver(), ManualClock()
     for _ in range(runs_before):
-        if (await run_workflow("prop", wf, None, driver, clock=clock)).state == "completed":
+        if (await _run(wf, driver, clock, cold)).state == "completed":
             break
         clock.advance(1)
     history = await load_history(driver)
@@ -126,8 +135,10 @@ async def _check(tree: list[Node], runs_before: int, pick: int) -> None:
     assert target.id in discarded
 
     executed.clear()
+    if cold:
+        clear_cache()
     await replay_from_step("prop", driver, target.id, clock=clock)
-    output = await _run_to_end(wf, driver, clock)
+    output = await _run_to_end(wf, driver, clock, cold)
     assert output == expected_output
     runs = Counter(executed)
     assert all(count == 1 for count in runs.values()), runs
@@ -136,8 +147,8 @@ async def _check(tree: list[Node], runs_before: int, pick: int) -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tree=_tree, runs_before=st.integers(1, 6), pick=st.integers(0, 1000))
+@given(tree=_tree, runs_before=st.integers(1, 6), pick=st.integers(0, 1000), cold=st.booleans())
 def test_replay_from_any_step_reruns_exactly_the_rewound_part(
-    tree: list[Node], runs_before: int, pick: int
+    tree: list[Node], runs_before: int, pick: int, cold: bool
 ) -> None:
-    asyncio.run(_check(tree, runs_before, pick))
+    asyncio.run(_check(tree, runs_before, pick, cold))
