@@ -19,7 +19,7 @@ import attrs
 
 from .codec import decode_value, encode_value
 from .errors import DuplicateNameError, HistoryDivergedError
-from .execution import Stopped, Suspend, describe_error
+from .execution import Stopped, Suspend, Uncharted, describe_error
 from .model import (
     BranchState,
     BranchStatus,
@@ -46,6 +46,27 @@ async def _branch(ctx: WorkflowContext, location: Location, name: str, fn: Branc
     if inspect.isawaitable(result):
         result = await result
     return encode_value(result)
+
+
+def _decode(raw: bytes | None) -> Any:
+    return None if raw is None else decode_value(raw)
+
+
+async def _discover(
+    ctx: WorkflowContext, location: Location, branches: Mapping[str, BranchFn]
+) -> None:
+    """Rollback discovery: walk every branch's recorded entries, whatever its status.
+
+    A branch that completed in an earlier run is not re-run normally, so its
+    steps' rollback callbacks would stay unknown. The first failure a branch
+    re-raises (an exhausted step) propagates like the real run's did.
+    """
+    results = await asyncio.gather(
+        *(_branch(ctx, location, n, fn) for n, fn in branches.items()), return_exceptions=True
+    )
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Uncharted):
+            raise result
 
 
 def _check_branches(
@@ -77,6 +98,11 @@ async def run_join(
     assert isinstance(entry.kind, JoinKind)
     _check_branches(ctx, entry, entry.kind.branches, names, "join")
     statuses = dict(entry.kind.branches)
+    if ex.discovering:
+        await _discover(ctx, location, branches)
+        if store.meta[entry.id].status is not EntryStatus.COMPLETED:
+            raise Uncharted()
+        return tuple(_decode(statuses[n].output) for n in names)
     to_run = [n for n in names if statuses[n].status is not BranchState.COMPLETED]
     results = await asyncio.gather(
         *(_branch(ctx, location, n, branches[n]) for n in to_run), return_exceptions=True
@@ -107,7 +133,7 @@ async def run_join(
     if suspends:
         raise Suspend.earliest(suspends)
     outputs = [statuses[n].output for n in names]
-    return tuple(None if raw is None else decode_value(raw) for raw in outputs)
+    return tuple(_decode(raw) for raw in outputs)
 
 
 async def run_race(
@@ -121,9 +147,12 @@ async def run_race(
     assert isinstance(entry.kind, RaceKind)
     _check_branches(ctx, entry, entry.kind.branches, names, "race")
     winner = entry.kind.winner
+    if ex.discovering:
+        await _discover(ctx, location, branches)
+        if winner is None:
+            raise Uncharted()
     if winner is not None:
-        raw = entry.kind.branches[winner].output
-        return winner, decode_value(raw) if raw is not None else None
+        return winner, _decode(entry.kind.branches[winner].output)
     statuses = dict(entry.kind.branches)
     tasks = {asyncio.ensure_future(_branch(ctx, location, n, branches[n])): n for n in names}
     pending = set(tasks)

@@ -35,7 +35,7 @@ import attrs
 from .branches import run_join, run_race
 from .codec import decode_value, encode_value
 from .errors import DuplicateNameError, HistoryDivergedError, StepExhausted
-from .execution import Execution, Suspend, describe_error
+from .execution import Execution, Suspend, Uncharted, describe_error
 from .model import (
     KIND_NAMES,
     Entry,
@@ -159,13 +159,22 @@ class WorkflowContext:
         ex = self._ex
         ex.check_stop()
         store = ex.store
-        location = (*self._parent, store.name_index(name))
+        if ex.discovering:
+            # Discovery only walks what was recorded; it must not register names.
+            index = store.name_ids.get(name)
+            if index is None:
+                raise Uncharted()
+            location: Location = (*self._parent, index)
+        else:
+            location = (*self._parent, store.name_index(name))
         if location in ex.visited:
             raise DuplicateNameError(ex.path(location))
         ex.visited.add(location)
         siblings = store.children.get(self._parent)
         cursor = ex.cursors.get(self._parent, 0)
         if siblings is None or cursor >= len(siblings):
+            if ex.discovering:
+                raise Uncharted()
             return location, None
         recorded = store.entry(siblings[cursor])
         recorded_kind = kind_name(recorded.kind)
@@ -222,6 +231,8 @@ class WorkflowContext:
                 return decode_value(entry.kind.output)
             if meta.status is EntryStatus.EXHAUSTED:
                 raise StepExhausted(ex.path(location), meta.attempts, meta.error or "")
+            if ex.discovering:
+                raise Uncharted()
             if meta.status is EntryStatus.FAILED:
                 retry_at = meta.last_attempt_at + backoff_ms(meta.attempts, retry_base, retry_cap)
                 if ex.clock.now_ms() < retry_at:
@@ -285,6 +296,8 @@ class WorkflowContext:
             )
             entry = self._create(location, LoopKind(raw_state, 0, None), meta)
         assert isinstance(entry.kind, LoopKind)
+        if ex.discovering:
+            return await self._discover_loop(location, entry.kind, state, run)
         if entry.kind.output is not None:
             return decode_value(entry.kind.output)
         iteration, current = entry.kind.iteration, decode_value(entry.kind.state)
@@ -314,6 +327,29 @@ class WorkflowContext:
             await store.flush()
             current = decode_value(raw)
 
+    async def _discover_loop(
+        self, location: Location, recorded: LoopKind, state: Any, run: LoopRun
+    ) -> Any:
+        """Rollback discovery: walk every recorded iteration from the first.
+
+        A resumed run skips finished iterations; discovery re-runs them
+        (every operation in them is recorded, so nothing executes) to learn
+        the rollback callbacks of their steps.
+        """
+        loop_index = location[-1]
+        assert isinstance(loop_index, int)
+        current = decode_value(encode_value(state))
+        iteration = 0
+        while True:
+            marker = LoopMarker(loop_index, iteration)
+            outcome = await _call(run, WorkflowContext(self._ex, (*location, marker)), current)
+            if isinstance(outcome, LoopBreak) and recorded.output is not None:
+                return decode_value(recorded.output)
+            if not isinstance(outcome, LoopContinue) or iteration >= recorded.iteration:
+                raise Uncharted()
+            iteration += 1
+            current = decode_value(encode_value(outcome.state))
+
     async def sleep(self, name: str, seconds: float) -> None:
         """Sleep durably for ``seconds`` (the deadline is recorded on first call)."""
         await self._sleep(name, lambda now: now + round(seconds * 1000))
@@ -332,6 +368,8 @@ class WorkflowContext:
         assert isinstance(entry.kind, SleepKind)
         if entry.kind.state is SleepState.COMPLETED:
             return
+        if ex.discovering:
+            raise Uncharted()
         deadline = entry.kind.deadline
         if now < deadline:
             # ENGINE.md: a future deadline ends the run SLEEPING with an alarm.
@@ -413,6 +451,8 @@ class WorkflowQueue:
         meta = store.meta[entry.id]
         if meta.status is EntryStatus.COMPLETED:
             return decode_value(entry.kind.message_data)
+        if ex.discovering:
+            raise Uncharted()
         queue_name = entry.kind.name
         message = store.take_message(queue_name)
         if message is not None:

@@ -37,6 +37,7 @@ __all__ = [
     "SlotTimeout",
     "Stopped",
     "Suspend",
+    "Uncharted",
     "active_execution",
     "claim",
     "clear_cache",
@@ -59,6 +60,10 @@ class Suspend(BaseException):
     def earliest(cls, suspends: Iterable[Suspend]) -> Suspend:
         times = [s.wake_at for s in suspends if s.wake_at is not None]
         return cls(min(times) if times else None)
+
+
+class Uncharted(BaseException):
+    """Rollback discovery reached the end of the recorded history."""
 
 
 class SlotTimeout(Exception):
@@ -92,6 +97,10 @@ class Execution:
         self.rollbacks: dict[Location, Callable[[Any], Any]] = {}
         self.executing: set[Location] = set()
         self.stop_requested = False
+        # Rollback discovery: re-walk the recorded history (every loop from
+        # its first iteration, every branch) only to learn which rollback
+        # callbacks the code attaches; never runs a callback, never writes.
+        self.discovering = False
 
     def check_stop(self) -> None:
         if self.stop_requested:

@@ -26,12 +26,20 @@ from .execution import (
     Execution,
     Stopped,
     Suspend,
+    Uncharted,
     claim,
     describe_error,
     keep_store,
     open_store,
 )
-from .model import EntryStatus, RollbackCheckpointKind, StepKind, WorkflowRecord, WorkflowState
+from .model import (
+    Entry,
+    EntryStatus,
+    RollbackCheckpointKind,
+    StepKind,
+    WorkflowRecord,
+    WorkflowState,
+)
 from .snapshot import HistorySnapshot
 from .store import HistoryListener, HistoryStore, StoreListener
 
@@ -176,6 +184,7 @@ async def _execute(ex: Execution, fn: WorkflowFn, input: Any) -> RunResult:
     except Exception as exc:
         error = describe_error(exc)
         store.set_record(WorkflowRecord(WorkflowState.ROLLING_BACK, error=error))
+        await _discover_rollbacks(ex, fn, stored_input)
         await _roll_back(ex)
         await _finish(store, WorkflowRecord(WorkflowState.FAILED, error=error))
         return RunResult(WorkflowState.FAILED, error=error)
@@ -194,30 +203,63 @@ async def _finish(store: HistoryStore, record: WorkflowRecord) -> None:
         await store.driver.clear_alarm()
 
 
+def _rollback_candidates(ex: Execution) -> list[Entry]:
+    """Completed steps after the latest checkpoint, newest first, not yet rolled back."""
+    store = ex.store
+    checkpoint = max(
+        (e.seq for e in store.entries if isinstance(e.kind, RollbackCheckpointKind)), default=-1
+    )
+    out = []
+    for entry in reversed(store.entries):
+        if entry.seq <= checkpoint:
+            break
+        meta = store.meta[entry.id]
+        if (
+            isinstance(entry.kind, StepKind)
+            and entry.kind.output is not None
+            and meta.status is EntryStatus.COMPLETED
+            and meta.rollback_completed_at is None
+            and meta.rollback_error is None
+        ):
+            out.append(entry)
+    return out
+
+
+async def _discover_rollbacks(ex: Execution, fn: WorkflowFn, stored_input: Any) -> None:
+    """Learn the rollback callbacks of steps this run did not reach.
+
+    A run skips the finished iterations of a resumed loop and the branches
+    of a join finished earlier, so their steps' callbacks are unknown. When
+    such steps need rolling back, the workflow code walks its recorded
+    history once more in discovery mode (no callback runs, nothing is
+    written) and registers every callback it attaches.
+    """
+    if all(entry.location in ex.rollbacks for entry in _rollback_candidates(ex)):
+        return
+    discovery = Execution(ex.workflow_id, ex.store, ex.clock, ex.env)
+    discovery.discovering = True
+    try:
+        result = fn(WorkflowContext(discovery), stored_input)
+        if inspect.isawaitable(result):
+            await result
+    except (Exception, Uncharted, Suspend):
+        pass  # the end of the recorded history, or the failure itself
+    for location, callback in discovery.rollbacks.items():
+        ex.rollbacks.setdefault(location, callback)
+
+
 async def _roll_back(ex: Execution) -> None:
     """Run rollback callbacks of completed steps, newest first, back to the latest checkpoint.
 
     Each result (``rollbackCompletedAt`` or ``rollbackError``) is its own
     batch, so a crash mid-way resumes with the steps not yet rolled back.
-    Only steps this run reached have a known callback.
+    Callbacks come from this run and from :func:`_discover_rollbacks`.
     """
     store = ex.store
-    checkpoint = max(
-        (e.seq for e in store.entries if isinstance(e.kind, RollbackCheckpointKind)), default=-1
-    )
-    for entry in reversed(store.entries):
-        if entry.seq <= checkpoint:
-            break
+    for entry in _rollback_candidates(ex):
         meta = store.meta[entry.id]
         callback = ex.rollbacks.get(entry.location)
-        if (
-            callback is None
-            or not isinstance(entry.kind, StepKind)
-            or meta.status is not EntryStatus.COMPLETED
-            or meta.rollback_completed_at is not None
-            or meta.rollback_error is not None
-            or entry.kind.output is None
-        ):
+        if callback is None or not isinstance(entry.kind, StepKind) or entry.kind.output is None:
             continue
         ex.executing.add(entry.location)
         try:

@@ -1,10 +1,11 @@
-"""Property test: replay from any step of a random workflow, at any point of its progress.
+"""Property tests over random workflows: replay from any step, and rollback on failure.
 
 Workflows are random trees of steps, sleeps, (nested) loops and joins. For a
 history recorded up to some point, replaying from a random step and running
 to the end must: execute exactly the discarded steps plus the ones never
 recorded, each once; never execute a kept step; and produce the output of an
-uninterrupted run (ENGINE.md "Replay from a step", rules 3-4).
+uninterrupted run (ENGINE.md "Replay from a step", rules 3-4). And when the
+last step exhausts, every completed step is rolled back once, newest first.
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ _tree = st.recursive(
 )
 
 
-def _workflow(tree: list[Node], executed: list[str]) -> Any:
+def _workflow(
+    tree: list[Node], executed: list[str], rolled: list[str] | None = None, fail: bool = False
+) -> Any:
+    def undo(output: Any) -> None:
+        assert rolled is not None
+        rolled.append(output)
+
     async def run_nodes(ctx: WorkflowContext, nodes: list[Node], out: list[Any]) -> None:
         for i, node in enumerate(nodes):
             name = f"n{i}"
@@ -61,7 +68,8 @@ def _workflow(tree: list[Node], executed: list[str]) -> Any:
                     await asyncio.sleep(0)  # lets join branches interleave
                     return path
 
-                out.append(await ctx.step(name, step))
+                rollback = undo if rolled is not None else None
+                out.append(await ctx.step(name, step, rollback=rollback))
             elif node[0] == "sleep":
                 await ctx.sleep(name, 1)
             elif node[0] == "join":
@@ -88,9 +96,14 @@ def _workflow(tree: list[Node], executed: list[str]) -> Any:
 
                 out.append(await ctx.loop(name, 0, body))
 
+    def broken() -> None:
+        raise RuntimeError("last step fails")
+
     async def wf(ctx: WorkflowContext, _: Any) -> list[Any]:
         out: list[Any] = []
         await run_nodes(ctx, tree, out)
+        if fail:
+            await ctx.step("fail", broken, max_retries=0)
         return out
 
     return wf
@@ -152,3 +165,31 @@ def test_replay_from_any_step_reruns_exactly_the_rewound_part(
     tree: list[Node], runs_before: int, pick: int, cold: bool
 ) -> None:
     asyncio.run(_check(tree, runs_before, pick, cold))
+
+
+async def _check_rollback(tree: list[Node], cold: bool) -> None:
+    executed: list[str] = []
+    rolled: list[str] = []
+    wf = _workflow(tree, executed, rolled, fail=True)
+    driver, clock = MemoryDriver(), ManualClock()
+    for _ in range(5000):
+        result = await _run(wf, driver, clock, cold)
+        if result.state != "sleeping":
+            break
+        clock.advance(1)
+    assert result.state == "failed"
+    history = await load_history(driver)
+    completed = [
+        history.path(e.id)
+        for e in history.entries
+        if isinstance(e.kind, StepKind) and history.path(e.id) != "fail"
+    ]
+    # Every completed step is rolled back once, newest first, even those
+    # recorded by earlier runs inside loops and joins the failing run skipped.
+    assert rolled == completed[::-1]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tree=_tree, cold=st.booleans())
+def test_rollback_reaches_every_completed_step(tree: list[Node], cold: bool) -> None:
+    asyncio.run(_check_rollback(tree, cold))

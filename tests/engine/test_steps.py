@@ -296,3 +296,43 @@ async def test_name_reuse_at_same_parent_is_an_error(driver: Driver, clock: Manu
 
     with pytest.raises(DuplicateNameError, match="'same'"):
         await run_workflow(WF, wf, None, driver, clock=clock)
+
+
+async def test_rollback_reaches_steps_of_earlier_runs_in_loops_and_joins(
+    driver: Driver, clock: ManualClock
+) -> None:
+    rolled: list[Any] = []
+
+    def undo(output: Any) -> None:
+        rolled.append(output)
+
+    def broken() -> None:
+        raise RuntimeError("payment failed")
+
+    async def body(ctx: WorkflowContext, i: int) -> Any:
+        await ctx.step(f"reserve-{i}", lambda: f"r{i}", rollback=undo)
+        await ctx.sleep("wait", 1)  # every iteration ends a run
+        return Loop.continue_(i + 1) if i < 2 else Loop.break_(i)
+
+    async def branch(ctx: WorkflowContext) -> Any:
+        return await ctx.step("hold", lambda: "h", rollback=undo)
+
+    async def wf(ctx: WorkflowContext, _: Any) -> None:
+        await ctx.step("before", lambda: "b", rollback=undo)
+        await ctx.loop("items", 0, body)
+        await ctx.join("both", {"x": branch})
+        await ctx.sleep("settle", 1)
+        await ctx.step("pay", broken, max_retries=0)
+
+    runs = 0
+    while (result := await run_workflow(WF, wf, None, driver, clock=clock)).state == "sleeping":
+        runs += 1
+        clock.advance(1)
+    assert runs == 4
+    assert result.state == "failed"
+    # The failing run resumed after the loop and the join: their steps were
+    # recorded by earlier runs, yet every rollback runs, newest first.
+    assert rolled == ["h", "r2", "r1", "r0", "b"]
+    history = await load_history(driver)
+    for path in ("before", "items/~0/reserve-0", "items/~2/reserve-2", "both/x/hold"):
+        assert history.entry_metadata[resolve_path(history, path)].rollback_completed_at
