@@ -14,7 +14,7 @@ rely on are in ARCHITECTURE.md. Typical use::
 
 from .attempts import AttemptInfo, AttemptNotFound, list_attempts, load_attempt
 from .clock import Clock, ManualClock, SystemClock
-from .context import Loop, LoopBreak, LoopContinue, WorkflowContext, WorkflowQueue, backoff_ms
+from .context import WorkflowContext
 from .driver import BatchOp, Delete, DeletePrefix, Driver, Set
 from .errors import (
     DuplicateNameError,
@@ -28,6 +28,7 @@ from .errors import (
 )
 from .execution import is_step_executing
 from .executor import RunResult, load_history, run_workflow
+from .loops import Loop, LoopBreak, LoopContinue
 from .memory_driver import MemoryDriver
 from .model import (
     BranchState,
@@ -49,8 +50,9 @@ from .model import (
     WorkflowState,
 )
 from .paths import location_path, resolve_path
-from .queue import QueueMessage, list_messages, send_message
+from .queue import QueueMessage, WorkflowQueue, list_messages, send_message
 from .replay import ReplayPlan, plan_replay, replay_from_step
+from .retry import backoff_ms
 from .runner import WorkflowRunner
 from .snapshot import HistorySnapshot
 from .sqlite_driver import SQLiteDriver

@@ -36,6 +36,7 @@ from .branches import run_join, run_race
 from .codec import decode_value, encode_value
 from .errors import DuplicateNameError, HistoryDivergedError, StepExhausted
 from .execution import Execution, Suspend, Uncharted, describe_error
+from .loops import LoopBreak, LoopContinue
 from .model import (
     KIND_NAMES,
     Entry,
@@ -45,7 +46,6 @@ from .model import (
     Location,
     LoopKind,
     LoopMarker,
-    MessageKind,
     RemovedKind,
     RollbackCheckpointKind,
     SleepKind,
@@ -53,56 +53,10 @@ from .model import (
     StepKind,
     kind_name,
 )
+from .queue import WorkflowQueue
+from .retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BASE, DEFAULT_RETRY_CAP, backoff_ms
 
-__all__ = [
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_RETRY_BASE",
-    "DEFAULT_RETRY_CAP",
-    "Loop",
-    "LoopBreak",
-    "LoopContinue",
-    "WorkflowContext",
-    "WorkflowQueue",
-    "backoff_ms",
-]
-
-# ENGINE.md "Failure, retry, sleep": defaults 3 retries, 100 ms base, 30 s cap.
-DEFAULT_MAX_RETRIES = 3
-DEFAULT_RETRY_BASE = 0.1
-DEFAULT_RETRY_CAP = 30.0
-
-
-def backoff_ms(
-    attempts: int, base: float = DEFAULT_RETRY_BASE, cap: float = DEFAULT_RETRY_CAP
-) -> int:
-    """Delay before the retry that follows failed attempt number ``attempts``."""
-    delay: float = min(cap, base * 2.0 ** max(0, attempts - 1))
-    return round(delay * 1000)
-
-
-@attrs.frozen
-class LoopContinue:
-    state: Any
-
-
-@attrs.frozen
-class LoopBreak:
-    value: Any
-
-
-class Loop:
-    """What a loop ``run`` callback returns."""
-
-    @staticmethod
-    def continue_(state: Any = None) -> LoopContinue:
-        """Run another iteration with ``state``."""
-        return LoopContinue(state)
-
-    @staticmethod
-    def break_(value: Any = None) -> LoopBreak:
-        """End the loop; ``ctx.loop`` returns ``value``."""
-        return LoopBreak(value)
-
+__all__ = ["BranchFn", "LoopRun", "WorkflowContext"]
 
 LoopRun: TypeAlias = Callable[
     ["WorkflowContext", Any], "LoopContinue | LoopBreak | Awaitable[LoopContinue | LoopBreak]"
@@ -419,59 +373,6 @@ class WorkflowContext:
             now = self._ex.clock.now_ms()
             meta = EntryMetadata(EntryStatus.COMPLETED, None, 0, now, now, now)
             self._create(location, RemovedKind(original_kind, name), meta)
-
-
-class WorkflowQueue:
-    """``ctx.queue``: durable receipt of messages sent to the workflow."""
-
-    __slots__ = ("_ctx",)
-
-    def __init__(self, ctx: WorkflowContext) -> None:
-        self._ctx = ctx
-
-    async def next(
-        self, name: str, *, timeout: float | None = None, queue: str | None = None
-    ) -> Any:
-        """Take the oldest message sent under ``queue`` (default: ``name``).
-
-        Messages sent before the workflow asks are kept, FIFO per name. With
-        no message the run sleeps until one is sent; with ``timeout``
-        (seconds, counted from the first time this entry waited) it returns
-        ``None`` once the time is up. ``name`` is the entry's name: use a
-        different one (or a loop) to take several messages.
-        """
-        ctx = self._ctx
-        ex, store = ctx._ex, ctx._ex.store
-        location, entry = ctx._enter(name, "message")
-        now = ex.clock.now_ms()
-        if entry is None:
-            meta = EntryMetadata(EntryStatus.PENDING, last_attempt_at=now, created_at=now)
-            entry = ctx._create(location, MessageKind(queue or name, b""), meta)
-        assert isinstance(entry.kind, MessageKind)
-        meta = store.meta[entry.id]
-        if meta.status is EntryStatus.COMPLETED:
-            return decode_value(entry.kind.message_data)
-        if ex.discovering:
-            raise Uncharted()
-        queue_name = entry.kind.name
-        message = store.take_message(queue_name)
-        if message is not None:
-            done = attrs.evolve(meta, status=EntryStatus.COMPLETED, attempts=1, completed_at=now)
-            store.update(entry, MessageKind(queue_name, message.value), done)
-            await store.flush()
-            return decode_value(message.value)
-        deadline = None if timeout is None else meta.created_at + round(timeout * 1000)
-        if deadline is not None and now >= deadline:
-            done = attrs.evolve(
-                meta,
-                status=EntryStatus.COMPLETED,
-                error=f"timed out after {timeout}s",
-                completed_at=now,
-            )
-            store.update(entry, MessageKind(queue_name, encode_value(None)), done)
-            await store.flush()
-            return None
-        raise Suspend(deadline)
 
 
 def _last_name(location: Location) -> int:
