@@ -336,3 +336,37 @@ async def test_rollback_reaches_steps_of_earlier_runs_in_loops_and_joins(
     history = await load_history(driver)
     for path in ("before", "items/~0/reserve-0", "items/~2/reserve-2", "both/x/hold"):
         assert history.entry_metadata[resolve_path(history, path)].rollback_completed_at
+
+
+async def test_changed_join_branches_diverge(driver: Driver, clock: ManualClock) -> None:
+    async def v1(ctx: WorkflowContext, _: Any) -> None:
+        await ctx.join("both", {"a": lambda c: 1, "b": lambda c: 2})
+        await ctx.sleep("nap", 1)
+
+    async def v2(ctx: WorkflowContext, _: Any) -> None:
+        await ctx.join("both", {"a": lambda c: 1, "c": lambda c: 3})
+
+    await run_workflow(WF, v1, None, driver, clock=clock)
+    with pytest.raises(HistoryDivergedError, match=r"join with branches \['a', 'b'\]"):
+        await run_workflow(WF, v2, None, driver, clock=clock)
+
+
+async def test_a_second_concurrent_run_is_refused(driver: Driver, clock: ManualClock) -> None:
+    from actorscope.engine import WorkflowBusy
+
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow() -> int:
+        entered.set()
+        await release.wait()
+        return 1
+
+    async def wf(ctx: WorkflowContext, _: Any) -> Any:
+        return await ctx.step("slow", slow)
+
+    first = asyncio.create_task(run_workflow(WF, wf, None, driver, clock=clock))
+    await asyncio.wait_for(entered.wait(), 5)
+    with pytest.raises(WorkflowBusy, match=WF):
+        await run_workflow(WF, wf, None, driver, clock=clock)
+    release.set()
+    assert (await first).output == 1
