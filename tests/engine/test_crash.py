@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,72 @@ def _run_phase(checker: _Checker, replay_target: str | None) -> Any:
             assert replay_target is None
             return outcome.output
     raise AssertionError(f"phase {checker.phase} did not finish")
+
+
+# A writer that commits generation after generation of one big batch
+# (overwrite 300 keys, move a 50-key block to a new prefix), printing each
+# generation number after its commit returns.
+_BATCH_WRITER = """
+import asyncio, sys
+from actorscope.engine import Delete, DeletePrefix, Set, SQLiteDriver
+
+async def main():
+    driver = SQLiteDriver(sys.argv[1], "writer")
+    gen = len(await driver.list(b"gen/"))
+    while True:
+        gen += 1
+        value = str(gen).encode() * 20
+        ops = [Set(b"k/%04d" % i, value) for i in range(300)]
+        ops += [DeletePrefix(b"block/"), Delete(b"marker")]
+        ops += [Set(b"block/%d/%02d" % (gen, i), value) for i in range(50)]
+        ops += [Set(b"gen/%08d" % gen, b""), Set(b"marker", value)]
+        await driver.batch(ops)
+        print(gen, flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def _check_writer(db: Path, last_printed: int) -> None:
+    driver = SQLiteDriver(db, "writer")
+    try:
+        gens = [int(key[4:]) for key, _ in await driver.list(b"gen/")]
+        committed = gens[-1]
+        # Every printed batch is there (the writer may have committed more
+        # before the signal landed); the one in flight is all there or absent.
+        assert gens == list(range(1, committed + 1))
+        assert committed >= last_printed
+        value = str(committed).encode() * 20
+        keys = await driver.list(b"k/")
+        assert len(keys) == 300
+        assert {v for _, v in keys} == {value}
+        block = [key for key, _ in await driver.list(b"block/")]
+        assert block == [b"block/%d/%02d" % (committed, i) for i in range(50)]
+        assert await driver.get(b"marker") == value
+    finally:
+        driver.close()
+
+
+def test_sqlite_batches_are_all_or_nothing_under_kill(tmp_path: Path) -> None:
+    db = tmp_path / "writer.db"
+    # (batches to see, then how long to wait before the kill): the delays
+    # spread the kill over the next batch's building, writing and commit.
+    plan = [(n, delay_ms / 1000) for n in (1, 3, 8) for delay_ms in (0, 0.3, 0.7, 1.2, 2, 3.5, 6)]
+    for kill_after, delay in plan:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _BATCH_WRITER, str(db)], stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None
+        last = 0
+        for seen, line in enumerate(proc.stdout, start=1):
+            last = int(line)
+            if seen == kill_after:
+                time.sleep(delay)
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        proc.stdout.close()
+        assert proc.wait(timeout=PROCESS_TIMEOUT) == -signal.SIGKILL
+        asyncio.run(_check_writer(db, last))
 
 
 def test_kill_anywhere_loses_and_repeats_nothing(tmp_path: Path) -> None:
