@@ -19,7 +19,9 @@ it reads the history from this process and checks:
   (at-least-once, never lost);
 
 and at the end that each phase finished with the output of an uninterrupted
-run.
+run.  A second test kills a process writing large batches straight through
+``SQLiteDriver`` at moments spread over a batch, and checks each batch is
+on disk whole or not at all.
 """
 
 from __future__ import annotations
