@@ -15,8 +15,6 @@ import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from .codec import decode_value, encode_value
 from .errors import DuplicateNameError, HistoryDivergedError
 from .execution import Stopped, Suspend, Uncharted, describe_error
@@ -123,9 +121,9 @@ async def run_join(
     now = ex.clock.now_ms()
     meta = store.meta[entry.id]
     if failure is not None:
-        meta = attrs.evolve(meta, status=EntryStatus.FAILED, error=describe_error(failure))
+        meta = meta._replace(status=EntryStatus.FAILED, error=describe_error(failure))
     elif not suspends:
-        meta = attrs.evolve(meta, status=EntryStatus.COMPLETED, error=None, completed_at=now)
+        meta = meta._replace(status=EntryStatus.COMPLETED, error=None, completed_at=now)
     store.update(store.entry(entry.id), JoinKind(statuses), meta)
     await store.flush()
     if failure is not None:
@@ -194,9 +192,9 @@ async def run_race(
     now = ex.clock.now_ms()
     meta = store.meta[entry.id]
     if winner is not None:
-        meta = attrs.evolve(meta, status=EntryStatus.COMPLETED, completed_at=now)
+        meta = meta._replace(status=EntryStatus.COMPLETED, completed_at=now)
     elif not suspends:
-        meta = attrs.evolve(meta, status=EntryStatus.FAILED, error=describe_error(failures[0]))
+        meta = meta._replace(status=EntryStatus.FAILED, error=describe_error(failures[0]))
     store.update(store.entry(entry.id), RaceKind(winner, statuses), meta)
     await store.flush()
     if winner is not None:

@@ -30,8 +30,6 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeAlias
 
-import attrs
-
 from .branches import run_join, run_race
 from .codec import decode_value, encode_value
 from .errors import DuplicateNameError, HistoryDivergedError, StepExhausted
@@ -263,9 +261,7 @@ class WorkflowContext:
             now = ex.clock.now_ms()
             if isinstance(outcome, LoopBreak):
                 raw = encode_value(outcome.value)
-                meta = attrs.evolve(
-                    store.meta[entry.id], status=EntryStatus.COMPLETED, completed_at=now
-                )
+                meta = store.meta[entry.id]._replace(status=EntryStatus.COMPLETED, completed_at=now)
                 store.update(entry, LoopKind(entry.kind.state, iteration, raw), meta)
                 await store.flush()
                 return decode_value(raw)
@@ -328,7 +324,7 @@ class WorkflowContext:
         if now < deadline:
             # ENGINE.md: a future deadline ends the run SLEEPING with an alarm.
             raise Suspend(deadline)
-        meta = attrs.evolve(store.meta[entry.id], status=EntryStatus.COMPLETED, completed_at=now)
+        meta = store.meta[entry.id]._replace(status=EntryStatus.COMPLETED, completed_at=now)
         store.update(entry, SleepKind(deadline, SleepState.COMPLETED), meta)
         await store.flush()
 

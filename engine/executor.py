@@ -266,9 +266,9 @@ async def _roll_back(ex: Execution) -> None:
             result = callback(decode_value(entry.kind.output))
             if inspect.isawaitable(result):
                 await result
-            meta = attrs.evolve(meta, rollback_completed_at=ex.clock.now_ms())
+            meta = meta._replace(rollback_completed_at=ex.clock.now_ms())
         except Exception as exc:
-            meta = attrs.evolve(meta, rollback_error=describe_error(exc))
+            meta = meta._replace(rollback_error=describe_error(exc))
         finally:
             ex.executing.discard(entry.location)
         store.update(entry, meta=meta)

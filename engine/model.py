@@ -7,7 +7,7 @@ These mirror PROTOCOL.md §4 one to one (the kind classes are the
 decodes them only where the workflow code asks for them.
 
 Everything here is immutable: the executor replaces an entry or its metadata
-instead of mutating it, so a :class:`~.snapshot.HistorySnapshot` can share
+(``_replace``) instead of mutating it, so a :class:`~.snapshot.HistorySnapshot` can share
 them with the live history without copying.
 """
 
@@ -194,8 +194,12 @@ def kind_name(kind: EntryKind) -> str:
     return _KIND_NAME_OF[type(kind)]
 
 
-@attrs.frozen
-class Entry:
+# Entry and EntryMetadata are NamedTuples rather than attrs classes: a
+# history load builds one of each per entry, and tuples are the cheapest
+# immutable records Python has. Update with ``_replace``.
+
+
+class Entry(NamedTuple):
     """One history entry.
 
     ``seq`` is the creation sequence number: a per-workflow counter that only
@@ -208,8 +212,7 @@ class Entry:
     seq: int
 
 
-@attrs.frozen
-class EntryMetadata:
+class EntryMetadata(NamedTuple):
     """``WorkflowEntryMetadata`` (§4); timestamps are epoch milliseconds."""
 
     status: EntryStatus = EntryStatus.PENDING

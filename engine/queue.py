@@ -102,14 +102,13 @@ class WorkflowQueue:
         queue_name = entry.kind.name
         message = store.take_message(queue_name)
         if message is not None:
-            done = attrs.evolve(meta, status=EntryStatus.COMPLETED, attempts=1, completed_at=now)
+            done = meta._replace(status=EntryStatus.COMPLETED, attempts=1, completed_at=now)
             store.update(entry, MessageKind(queue_name, message.value), done)
             await store.flush()
             return decode_value(message.value)
         deadline = None if timeout is None else meta.created_at + round(timeout * 1000)
         if deadline is not None and now >= deadline:
-            done = attrs.evolve(
-                meta,
+            done = meta._replace(
                 status=EntryStatus.COMPLETED,
                 error=f"timed out after {timeout}s",
                 completed_at=now,

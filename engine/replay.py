@@ -230,8 +230,8 @@ async def apply_replay(
         statuses = dict(join.kind.branches)
         for branch in branches:
             statuses[branch] = BranchStatus(BranchState.RUNNING)
-        meta = attrs.evolve(
-            store.meta[join_id], status=EntryStatus.RUNNING, error=None, completed_at=None
+        meta = store.meta[join_id]._replace(
+            status=EntryStatus.RUNNING, error=None, completed_at=None
         )
         store.update(join, JoinKind(statuses), meta)
     # Rule 6: output and error cleared, SLEEPING, alarm now — same batch (rule 7).

@@ -175,7 +175,11 @@ class HistoryStore:
         self.pos[entry.id] = len(self.entries)
         self.entries.append(entry)
         self.by_location[entry.location] = entry.id
-        self.children.setdefault(entry.location[:-1], []).append(entry.id)
+        siblings = self.children.get(entry.location[:-1])
+        if siblings is None:
+            self.children[entry.location[:-1]] = [entry.id]
+        else:
+            siblings.append(entry.id)
         self.meta[entry.id] = meta
         self.entry_raw.append(raw)
         self.meta_raw.append(raw_meta)
@@ -228,7 +232,7 @@ class HistoryStore:
     ) -> Entry:
         """Replace an entry's kind data and/or metadata (staged)."""
         if kind is not None:
-            entry = attrs.evolve(entry, kind=kind)
+            entry = entry._replace(kind=kind)
             raw = codec.encode_entry(entry)
             index = self.pos[entry.id]
             self.entries[index] = entry
