@@ -146,7 +146,9 @@ def plan_replay(snapshot: HistorySnapshot, entry_id: str | None) -> ReplayPlan:
     for running_id, meta in snapshot.entry_metadata.items():
         if meta.status is not EntryStatus.RUNNING:
             continue
-        entry = snapshot.by_id[running_id]
+        entry = snapshot.by_id.get(running_id)
+        if entry is None:
+            continue  # metadata without an entry (a foreign history): nothing runs
         if isinstance(entry.kind, StepKind) and entry.seq < boundary.seq:
             raise ReplayInFlight(format_location(names, entry.location), "is running")
     resets: dict[str, set[str]] = {}
