@@ -9,9 +9,14 @@
   retry, sleep"). :class:`Stopped` unwinds a run asked to stop at the next
   operation boundary (a replay or ``WorkflowRunner.stop``). Both derive from
   ``BaseException`` so a workflow's ``except Exception`` cannot swallow them.
+  :class:`Uncharted` ends a rollback-discovery walk where the recorded
+  history ends.
 * The registry maps (workflow id, driver) to the active run so that
   ``replay_from_step`` can refuse while a callback executes (ENGINE.md replay
   rule 5) and otherwise stop the live run before rewinding.
+* The history cache keeps recently used :class:`HistoryStore` objects so a
+  wake-up or a replay does not re-read the whole history; a store is reused
+  only while the driver still holds the version token it wrote last.
 """
 
 from __future__ import annotations
