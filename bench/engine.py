@@ -4,7 +4,9 @@ Run ``python bench/engine.py`` (``--quick`` skips the 100,000-entry size).
 For histories of 1,000, 10,000 and 100,000 entries it measures:
 
 * durable steps/s: one workflow of N trivial steps on a fresh SQLite file
-  (each step completion is one batch = one SQLite transaction);
+  (each step completion is one batch = one SQLite transaction), next to
+  the driver alone committing N batches shaped like a step's writes (the
+  difference is the executor's own cost);
 * ``load_history`` of the N-entry history;
 * ``replay_from_step`` from the first, the middle and the last step, each on
   a fresh copy of the file: *cold* on a freshly opened driver (the replay
@@ -31,6 +33,7 @@ import asyncio
 import cProfile
 import functools
 import io
+import os
 import pstats
 import shutil
 import sys
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from actorscope.engine import (
+    Set,
     SQLiteDriver,
     WorkflowContext,
     load_history,
@@ -96,6 +100,29 @@ async def _build(db: Path, count: int, profile: cProfile.Profile | None) -> floa
         assert result.output == count * (count - 1) // 2
     finally:
         driver.close()  # the last connection closes: the WAL is checkpointed
+    return elapsed
+
+
+async def _driver_only(db: Path, count: int) -> float:
+    """N batches shaped like a step's writes, straight to the driver (no engine)."""
+    driver = SQLiteDriver(db, WORKFLOW_ID)
+    try:
+        entry, meta, version = os.urandom(48), os.urandom(24), os.urandom(16)
+
+        async def write_all() -> None:
+            for i in range(count):
+                await driver.batch(
+                    [
+                        Set(b"n/%08d" % i, b"s%d" % i),
+                        Set(b"e/%012d" % i, entry),
+                        Set(b"m/%012d" % i, meta),
+                        Set(b"v", version),
+                    ]
+                )
+
+        elapsed, _ = await _timed(write_all(), None)
+    finally:
+        driver.close()
     return elapsed
 
 
@@ -165,10 +192,17 @@ async def _measure(
     for attempt in range(build_repeat):
         db.unlink(missing_ok=True)
         build_times.append(await _build(db, count, profile("run", attempt)))
+    raw_db = workdir / f"driver-{count}.db"
+    raw_times = []
+    for _ in range(build_repeat):
+        raw_db.unlink(missing_ok=True)
+        raw_times.append(await _driver_only(raw_db, count))
+    raw_db.unlink()
     load_times = [await _load(db, count, profile("load", a)) for a in range(repeat)]
     ids = await _step_ids(db)
     row = {
         "steps/s": count / _best(build_times),
+        "driver batches/s": count / _best(raw_times),
         "run": _best(build_times),
         "load": _best(load_times),
     }
@@ -187,7 +221,7 @@ async def _measure(
 
 
 def _fmt_row(name: str, values: list[float], unit: str) -> list[str]:
-    if unit == "steps/s":
+    if unit in ("steps/s", "batches/s"):
         cells = [f"{v:,.0f}" for v in values]
     elif unit == "ms":
         cells = [f"{v * 1000:,.1f}" for v in values]
@@ -197,7 +231,7 @@ def _fmt_row(name: str, values: list[float], unit: str) -> list[str]:
 
 
 def _growth(name: str, values: list[float]) -> list[str]:
-    if name == "steps/s":
+    if name in ("steps/s", "driver batches/s"):
         # Report growth of the per-step cost: 1.0 means linear total time.
         return [f"x{values[i] / values[i + 1]:.2f}" for i in range(len(values) - 1)]
     return [f"x{values[i + 1] / values[i]:.1f}" for i in range(len(values) - 1)]
@@ -206,6 +240,7 @@ def _growth(name: str, values: list[float]) -> list[str]:
 def _print_table(sizes: list[int], rows: list[dict[str, float]]) -> None:
     metrics = [
         ("steps/s", "steps/s"),
+        ("driver batches/s", "batches/s"),
         ("run", "s"),
         ("load", "ms"),
         *((f"replay {where} ({temp})", "ms") for temp in ("cold", "warm")
