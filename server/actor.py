@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
+
 from . import errors
 from .database import ActorDatabase
 from .definitions import ActorDefinition
@@ -106,6 +108,7 @@ class ActorInstance:
         store: ActorStore,
         *,
         trace_capacity: int = DEFAULT_TRACE_CAPACITY,
+        keep_attempts: int = DEFAULT_KEEP_ATTEMPTS,
     ) -> None:
         self.record = record
         self.definition = definition
@@ -116,6 +119,7 @@ class ActorInstance:
         self._connections: dict[str, EventSink] = {}
         self._action_lock = asyncio.Lock()
         self._trace_capacity = trace_capacity
+        self._keep_attempts = keep_attempts
         self._span_seqs: deque[int] = deque()
         self._next_span_seq = 0
         self._pending: set[asyncio.Task[None]] = set()
@@ -143,7 +147,9 @@ class ActorInstance:
                 self._store.database_path(self.actor_id), self.definition.database
             )
         if self.definition.workflow is not None:
-            self.workflow = WorkflowHost(self, self.definition.workflow, self._store)
+            self.workflow = WorkflowHost(
+                self, self.definition.workflow, self._store, keep_attempts=self._keep_attempts
+            )
             await self.workflow.start()
 
     async def close(self) -> None:

@@ -15,6 +15,8 @@ import logging
 import secrets
 import time
 
+from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
+
 from . import errors
 from .actor import ActorInstance
 from .definitions import Registry
@@ -43,12 +45,14 @@ class ActorSystem:
         server_token: str | None,
         dev: bool = False,
         trace_capacity: int = DEFAULT_TRACE_CAPACITY,
+        keep_attempts: int = DEFAULT_KEEP_ATTEMPTS,
     ) -> None:
         self.registry = registry
         self.store = store
         self.server_token = server_token
         self._dev = dev
         self._trace_capacity = trace_capacity
+        self._keep_attempts = keep_attempts
         self._actors: dict[str, ActorInstance] = {}
         self._by_key: dict[tuple[str, str], str] = {}
         self._create_lock = asyncio.Lock()
@@ -84,7 +88,13 @@ class ActorSystem:
     async def _open(self, record: ActorRecord) -> ActorInstance:
         definition = self.registry.get(record.name)
         assert definition is not None
-        actor = ActorInstance(record, definition, self.store, trace_capacity=self._trace_capacity)
+        actor = ActorInstance(
+            record,
+            definition,
+            self.store,
+            trace_capacity=self._trace_capacity,
+            keep_attempts=self._keep_attempts,
+        )
         self._actors[record.actor_id] = actor
         self._by_key[(record.name, record.key)] = record.actor_id
         await actor.open()

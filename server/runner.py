@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 import uvicorn
+from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION
 from actorscope.protocol.values import MsgpackCodec, ValueCodec
 
@@ -49,6 +50,7 @@ class ServerConfig:
         value_codec: encodes user values on the inspector wire (§7).
         create: (name, key) actors to create (or reopen) at start.
         trace_capacity: spans kept per actor.
+        keep_attempts: archived replay attempts kept per workflow (issue #5).
     """
 
     registry: Registry
@@ -61,6 +63,7 @@ class ServerConfig:
     value_codec: ValueCodec = attrs.field(factory=MsgpackCodec)
     create: tuple[tuple[str, str], ...] = ()
     trace_capacity: int = DEFAULT_TRACE_CAPACITY
+    keep_attempts: int = DEFAULT_KEEP_ATTEMPTS
 
 
 class _Server(uvicorn.Server):
@@ -143,6 +146,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
         server_token=config.server_token,
         dev=config.dev,
         trace_capacity=config.trace_capacity,
+        keep_attempts=config.keep_attempts,
     )
     await system.start()
     try:

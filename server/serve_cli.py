@@ -5,6 +5,10 @@ token. ``--inspector-token T`` sets it; otherwise the token stored in the
 data directory (``server-token``) is reused, or a new one is generated,
 stored there (mode 0600) and printed once. ``--dev`` with no token turns
 auth off and says so.
+
+``--keep-attempts N`` bounds the archive of what replays discarded (issue #5):
+each workflow keeps its newest N attempts (default 20); an older one answers
+404 ``workflow.attempt_not_found``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
 
 from .definitions import Registry
@@ -53,7 +58,25 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--dev", action="store_true", help="development mode: no token means auth is off"
     )
+    parser.add_argument(
+        "--keep-attempts",
+        type=_non_negative,
+        default=DEFAULT_KEEP_ATTEMPTS,
+        metavar="N",
+        help="archived replay attempts kept per workflow, the newest N "
+        f"(default {DEFAULT_KEEP_ATTEMPTS}; 0 keeps none)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
 
 
 def resolve_token(data_dir: Path, given: str | None, dev: bool) -> tuple[str | None, str]:
@@ -97,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         dev=args.dev,
         max_protocol_version=args.max_protocol_version,
         create=create,
+        keep_attempts=args.keep_attempts,
     )
     try:
         asyncio.run(_serve(config, source))
@@ -168,7 +192,7 @@ def print_banner(server: RunningServer, token_source: str, out: TextIO) -> None:
         if orders:
             # The demo order workflow ends waiting for this message.
             lines.append(
-                f"  curl{auth} -X POST -d '{{\"by\": \"me\"}}' "
+                f'  curl{auth} -X POST -d \'{{"by": "me"}}\' '
                 f"{url}/gateway/{orders[0]}/queue/approval   # approve the demo order"
             )
     lines += ["", "(Ctrl-C stops the server)"]

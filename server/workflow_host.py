@@ -31,6 +31,7 @@ from actorscope.engine import (
 )
 from actorscope.engine.errors import WorkflowBusy
 from actorscope.engine.model import EntryStatus, StepKind
+from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 
 from . import errors
 from .audit import ReplayAudit
@@ -57,7 +58,14 @@ _FINISHED = (EntryStatus.COMPLETED, EntryStatus.FAILED, EntryStatus.EXHAUSTED)
 class WorkflowHost:
     """Runs one actor's workflow for the life of the actor."""
 
-    def __init__(self, actor: ActorInstance, workflow: Workflow, store: ActorStore) -> None:
+    def __init__(
+        self,
+        actor: ActorInstance,
+        workflow: Workflow,
+        store: ActorStore,
+        *,
+        keep_attempts: int = DEFAULT_KEEP_ATTEMPTS,
+    ) -> None:
         self._actor = actor
         self._workflow = workflow
         self._driver = store.workflow_driver(actor.actor_id)
@@ -80,6 +88,7 @@ class WorkflowHost:
             self._driver,
             env=self._context,
             on_history_updated=self._history_updated,
+            keep_attempts=keep_attempts,
         )
 
     async def start(self) -> None:
