@@ -16,7 +16,7 @@ Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from .codec import Codec
@@ -54,6 +54,8 @@ _ENC_CLIENT: dict[int, _Enc] = {v: c.encoders["ToClient"] for v, c in _CODECS.it
 _PREFIX: dict[int, bytes] = {v: v.to_bytes(2, "little") for v in VERSIONS}
 # Upgrade steps to the newest model; empty when nothing changes (v2+ requests).
 _TO_NEWEST = {v: upgrade_chain(v, NEWEST_VERSION) for v in VERSIONS}
+# No steps: the ``*_versioned`` functions keep the message at its own version.
+_AS_IS: dict[int, tuple[Any, ...]] = {v: () for v in VERSIONS}
 _DIRECTIONS: dict[str, Direction] = {
     "to_server": "to_server",
     "to-server": "to_server",
@@ -74,20 +76,33 @@ def _too_short(frame: bytes) -> DecodeError:
     return DecodeError(f"frame of {len(frame)} bytes is too short for the version prefix")
 
 
-def _split(frame: bytes, version: int | None, table: dict[int, _Dec]) -> tuple[int, Any]:
-    """Decode a frame at its own version (no conversion): (version, message)."""
+def _decode(
+    frame: bytes | bytearray | memoryview,
+    version: int | None,
+    decoders: dict[int, _Dec],
+    chains: Mapping[int, tuple[Any, ...]],
+) -> tuple[int, Any]:
+    """Decode a frame with ``decoders`` and run ``chains[version]``: (version, message).
+
+    ``version=None`` reads the embedded u16 LE prefix. This is the per-frame
+    hot path of the server and the client, so the prefix is read inline.
+    """
+    if type(frame) is not bytes:
+        frame = bytes(frame)
+    offset = 0
     if version is None:
         if len(frame) < 2:
             raise _too_short(frame)
         version = frame[0] | (frame[1] << 8)
-        dec = table.get(version)
-        if dec is None:
-            raise UnsupportedVersion(version)
-        return version, dec(frame, 2)
-    dec = table.get(version)
+        offset = 2
+    dec = decoders.get(version)
     if dec is None:
         raise UnsupportedVersion(version)
-    return version, dec(frame, 0)
+    msg = dec(frame, offset)
+    chain = chains[version]
+    if chain:
+        msg = run_chain(msg, chain)
+    return version, msg
 
 
 def decode_to_server(
@@ -109,46 +124,14 @@ def decode_to_server(
         DecodeError: the bytes do not decode (``UnsupportedVersion`` for an
             unknown version).
     """
-    # _split inlined: this is the per-frame hot path.
-    if type(frame) is not bytes:
-        frame = bytes(frame)
-    offset = 0
-    if version is None:
-        if len(frame) < 2:
-            raise _too_short(frame)
-        version = frame[0] | (frame[1] << 8)
-        offset = 2
-    dec = _DEC_SERVER.get(version)
-    if dec is None:
-        raise UnsupportedVersion(version)
-    msg = dec(frame, offset)
-    chain = _TO_NEWEST[version]
-    if chain:
-        msg = run_chain(msg, chain)
-    return version, msg
+    return _decode(frame, version, _DEC_SERVER, _TO_NEWEST)
 
 
 def decode_to_client(
     frame: bytes | bytearray | memoryview, version: int | None = None
 ) -> tuple[int, ToClient]:
     """Decode a server's frame into the newest model (see :func:`decode_to_server`)."""
-    # _split inlined: this is the per-frame hot path.
-    if type(frame) is not bytes:
-        frame = bytes(frame)
-    offset = 0
-    if version is None:
-        if len(frame) < 2:
-            raise _too_short(frame)
-        version = frame[0] | (frame[1] << 8)
-        offset = 2
-    dec = _DEC_CLIENT.get(version)
-    if dec is None:
-        raise UnsupportedVersion(version)
-    msg = dec(frame, offset)
-    chain = _TO_NEWEST[version]
-    if chain:
-        msg = run_chain(msg, chain)
-    return version, msg
+    return _decode(frame, version, _DEC_CLIENT, _TO_NEWEST)
 
 
 def downgrade_to_server(msg: ToServer, version: int) -> ToServer | ToClient:
@@ -234,7 +217,7 @@ def decode_versioned(
     of :mod:`.v1` (``ToServerV1``, ``ToClientV1``).
     """
     table = _DEC_SERVER if parse_direction(direction) == "to_server" else _DEC_CLIENT
-    return _split(bytes(frame), version, table)
+    return _decode(frame, version, table, _AS_IS)
 
 
 def encode_versioned(direction: str, msg: Message, version: int, *, prefix: bool = True) -> bytes:
