@@ -23,6 +23,7 @@ import attrs
 
 from . import history
 from .codec import Codec
+from .codegen import union_member_types
 from .converters import Message
 from .errors import DecodeError, SchemaError
 from .framing import VERSIONS, codec, parse_direction
@@ -89,29 +90,20 @@ def _struct_fields(c: Codec, name: str) -> list[tuple[str, str, Type]]:
 
 
 def _union_members(c: Codec, name: str) -> list[tuple[str, Type, type]]:
-    """(tag name, member type, Python type) for each member of union ``name``."""
+    """(tag name, member type, Python type) for each member of union ``name``.
+
+    The Python types are the ones the codec dispatches on when encoding
+    (:func:`.codegen.union_member_types`), so both forms agree on them.
+    """
     union = c.schema.types[name]
     assert isinstance(union, Union)
-    out: list[tuple[str, Type, type]] = []
+    tags: list[str] = []
     for m in union.members:
         if not isinstance(m, Named | Primitive):
             raise SchemaError(f"union member {m!r} of {name} has no JSON form")
-        out.append((m.name, m, _pytype(c, m)))
-    return out
-
-
-def _pytype(c: Codec, t: Type) -> type:
-    if isinstance(t, Named):
-        target = c.schema.types[t.name]
-        if isinstance(target, Struct | Enum):
-            cls = c.bindings[t.name]
-            assert isinstance(cls, type)
-            return cls
-        if isinstance(target, Primitive | Named):
-            return _pytype(c, target)
-    if isinstance(t, Primitive):
-        return {"bool": bool, "str": str, "data": bytes}.get(t.name, int)
-    raise SchemaError(f"union member {t!r} has no JSON form")
+        tags.append(m.name)
+    pytypes = union_member_types(c.schema, c.bindings, name)
+    return list(zip(tags, union.members, pytypes, strict=True))
 
 
 # -- to JSON ------------------------------------------------------------------
