@@ -139,14 +139,8 @@ class SendQueue:
         """Drop what is pending and make the writer close with ``code``."""
         if self._closing:
             return
-        self._closing = True
         self._close = (code, reason)
-        self._frames.clear()
-        self._queued_bytes = 0
-        self._wake()
-        room = self._room
-        if room is not None and not room.done():
-            room.set_result(None)
+        self._drop_pending()
 
     async def run(self) -> None:
         """Write queued frames until a close is requested or the peer is gone."""
@@ -182,6 +176,11 @@ class SendQueue:
         # or the server already sent its own close (a 1009 from the frame
         # parser makes a later send a RuntimeError): no one is left to write to.
         self._gone_away = True
+        self._drop_pending()
+
+    def _drop_pending(self) -> None:
+        # Closing either way: queued frames are dropped, and the writer and
+        # any ``put`` waiting for room are woken to see it.
         self._closing = True
         self._frames.clear()
         self._queued_bytes = 0
