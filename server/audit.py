@@ -33,7 +33,12 @@ ReplayResult = Literal["done", "refused"]
 
 @attrs.frozen
 class ReplayAuditRecord:
-    """One replay attempt (a dry run is not a replay and is not recorded).
+    """One replay attempt.
+
+    A dry run is a preview, not a replay, and is not recorded — unless it was
+    the preview of a replay the operator asked for and the server refused it
+    there (``replay_ops``: ``auditRefusal``); then ``dry_run`` is true and
+    ``result`` is ``"refused"``: nothing reached the workflow.
 
     ``target`` is what the caller asked for: ``{"entryId", "step"}`` (either may
     be ``None``; both ``None`` means "from the start"). ``boundary`` is where the
@@ -54,6 +59,8 @@ class ReplayAuditRecord:
     result: ReplayResult
     refusal: dict[str, str] | None = None
     attempt: int | None = None
+    # Records written before this field existed lack it: they were replays.
+    dry_run: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The HTTP API's camelCase form."""
@@ -69,6 +76,7 @@ class ReplayAuditRecord:
             "result": self.result,
             "refusal": self.refusal,
             "attempt": self.attempt,
+            "dryRun": self.dry_run,
         }
 
 
@@ -96,6 +104,7 @@ class ReplayAudit:
         refusal: dict[str, str] | None = None,
         attempt: int | None = None,
         at_ms: int | None = None,
+        dry_run: bool = False,
     ) -> ReplayAuditRecord:
         """Persist one record and return it."""
         async with self._lock:
@@ -113,6 +122,7 @@ class ReplayAudit:
                 result=result,
                 refusal=None if refusal is None else dict(refusal),
                 attempt=attempt,
+                dry_run=dry_run,
             )
             ops: list[BatchOp] = [Set(_key(seq), _pack(attrs.asdict(record)))]
             excess = len(rows) + 1 - self._limit

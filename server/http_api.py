@@ -31,6 +31,7 @@ from .jsonvalues import history_to_json, to_jsonable
 from .replay_ops import ReplayOperator, ReplayRequestBody
 
 __all__ = [
+    "authorized_actor",
     "bearer_token",
     "error_response",
     "inspector_http_routes",
@@ -101,6 +102,26 @@ def query_int(request: Request, name: str, default: int, *, maximum: int = _MAX_
     return value
 
 
+def authorized_actor(
+    system: ActorSystem, actor_id: str, request: Request
+) -> tuple[ActorInstance, CredentialClass]:
+    """The actor a request's bearer token may reach, and the token's class.
+
+    Raises:
+        InspectorError: 401 ``inspector.unauthorized`` for a missing or wrong
+            token, 404 ``actor.not_found`` for an unknown actor.
+    """
+    # Auth before lookup: an unauthenticated caller learns nothing about
+    # which actors exist (§6).
+    credential = system.authorize(actor_id, bearer_token(request))
+    if credential is None:
+        raise errors.unauthorized()
+    actor = system.get(actor_id)
+    if actor is None:
+        raise errors.actor_not_found(actor_id)
+    return actor, credential
+
+
 def _resolve_actor_id(system: ActorSystem, request: Request) -> str:
     actor_id = request.path_params.get("actorId")
     if actor_id is not None:
@@ -115,14 +136,7 @@ def _endpoint(system: ActorSystem, handler: Handler) -> Callable[[Request], Awai
     async def endpoint(request: Request) -> Response:
         try:
             actor_id = _resolve_actor_id(system, request)
-            # Auth before lookup: an unauthenticated caller learns nothing
-            # about which actors exist (§6).
-            credential = system.authorize(actor_id, bearer_token(request))
-            if credential is None:
-                raise errors.unauthorized()
-            actor = system.get(actor_id)
-            if actor is None:
-                raise errors.actor_not_found(actor_id)
+            actor, credential = authorized_actor(system, actor_id, request)
             return JSONResponse(await handler(request, actor, credential))
         except errors.InspectorError as exc:
             return error_response(exc)
@@ -226,7 +240,7 @@ async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialC
     body = ReplayRequestBody.from_json(await read_json_object(request, required=False))
     operator = _operator(actor)
     if body.dry_run:
-        return await operator.dry_run(body.entry_id, body.step)
+        return await operator.preview(body, credential=cred, transport="http")
     outcome = await operator.replay(
         body.entry_id, step=body.step, reason=body.reason, credential=cred, transport="http"
     )

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 from typing import Any
+from urllib.parse import quote
 
 from actorscope.client import InspectorClient, InspectorClientError
 from actorscope.client.history_view import diff_histories, history_rows
@@ -306,7 +307,7 @@ def _replay(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int
         raise UsageError("give either ENTRY_ID or --step PATH, not both")
     _require_operator_routes(actor)
     try:
-        plan = actor.replay(args.entry_id, step=args.step, dry_run=True)
+        plan = _preview(actor, args)
     except InspectorHttpError as exc:
         if exc.code == "workflow.step_not_found" and args.entry_id:
             print(
@@ -344,6 +345,29 @@ def _replay(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int
         text += f", archived as attempt {attempt} (history --diff {attempt})"
     print(style.paint(text, "green"))
     return EXIT_OK
+
+
+def _preview(actor: HttpInspector, args: argparse.Namespace) -> Any:
+    """The dry run shown before a replay (or alone, with ``--dry-run``).
+
+    Before a real replay the preview carries ``auditRefusal`` and the reason:
+    if the server refuses it there, the audit still records the operator's
+    replay as refused (``dryRun: true``, nothing reached the workflow). A
+    ``--dry-run`` is only a look and is never audited. (Sending the real
+    request after a refused preview would record it too, but the state may
+    have changed in between and it could then replay unconfirmed.)
+    """
+    if args.dry_run:
+        return actor.replay(args.entry_id, step=args.step, dry_run=True)
+    body: dict[str, Any] = {"dryRun": True, "auditRefusal": True}
+    if args.entry_id is not None:
+        body["entryId"] = args.entry_id
+    if args.step is not None:
+        body["step"] = args.step
+    if args.reason is not None:
+        body["reason"] = args.reason
+    path = f"/gateway/{quote(actor.actor_id, safe='')}/inspector/workflow/replay"
+    return actor.server.request("POST", path, body)
 
 
 def _require_operator_routes(actor: HttpInspector) -> None:

@@ -10,7 +10,16 @@ lands in the audit log, whichever transport asked:
   current entry id (engine ``resolve_path``); unknown → 404
   ``workflow.step_not_found`` naming the closest existing paths;
 * **dry run** — ``{"dryRun": true}`` answers the boundary and the entries
-  that would be discarded (engine ``plan_replay``) and changes nothing;
+  that would be discarded (engine ``plan_replay``) and changes nothing. A
+  dry run is a preview, not a replay, and is not audited — except that a dry
+  run sent with ``"auditRefusal": true`` and refused is audited as a refused
+  replay with ``dryRun: true``. ``actorscope inspect replay`` (without
+  ``--dry-run``) previews that way before asking for confirmation, so a
+  replay the operator asked for and the server refused at the preview
+  (unknown path, a target that is not a step, a replay in flight) is in the
+  audit like one refused by the replay request itself, and the flag says
+  nothing reached the workflow. A plain preview (``--dry-run``) stays out of
+  the audit: it was never a replay attempt;
 * **reason and audit** — ``server/audit.py``;
 * **archived attempts** — the engine archives what a replay discards as
   attempt N (``list_attempts`` / ``load_attempt``); ``GET
@@ -71,6 +80,7 @@ class ReplayRequestBody:
     step: str | None = None
     dry_run: bool = False
     reason: str | None = None
+    audit_refusal: bool = False
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> ReplayRequestBody:
@@ -87,7 +97,20 @@ class ReplayRequestBody:
             raise errors.invalid_request("'dryRun' must be a boolean")
         if reason is not None and not isinstance(reason, str):
             raise errors.invalid_request("'reason' must be a string")
-        return cls(entry_id=entry_id, step=step, dry_run=dry_run, reason=reason)
+        audit_refusal = body.get("auditRefusal", False)
+        if not isinstance(audit_refusal, bool):
+            raise errors.invalid_request("'auditRefusal' must be a boolean")
+        if audit_refusal and not dry_run:
+            raise errors.invalid_request(
+                "'auditRefusal' applies to a dry run (a replay's refusals are always audited)"
+            )
+        return cls(
+            entry_id=entry_id,
+            step=step,
+            dry_run=dry_run,
+            reason=reason,
+            audit_refusal=audit_refusal,
+        )
 
 
 @attrs.frozen
@@ -177,6 +200,29 @@ class ReplayOperator:
             "history": self.history_json(snapshot),
         }
 
+    async def preview(
+        self, body: ReplayRequestBody, *, credential: str, transport: str
+    ) -> dict[str, Any]:
+        """A dry-run request: ``dry_run``, and with ``audit_refusal`` a refusal audited.
+
+        The refusal is recorded as a refused replay with ``dry_run=True`` (see
+        the module docstring: the preview of a replay the operator asked for).
+        """
+        try:
+            return await self.dry_run(body.entry_id, body.step)
+        except errors.InspectorError as exc:
+            if body.audit_refusal:
+                await self._audit_refusal(
+                    exc,
+                    target={"entryId": body.entry_id, "step": body.step},
+                    boundary=None,
+                    reason=body.reason,
+                    credential=credential,
+                    transport=transport,
+                    dry_run=True,
+                )
+            raise
+
     async def replay(
         self,
         entry_id: str | None = None,
@@ -197,19 +243,6 @@ class ReplayOperator:
         boundary: dict[str, Any] | None = None
         discarded = 0
 
-        async def refuse(exc: errors.InspectorError) -> errors.InspectorError:
-            await self.audit.append(
-                transport=transport,
-                credential=credential,
-                target=target_json,
-                boundary=boundary,
-                discarded=0,
-                reason=reason,
-                result="refused",
-                refusal={"code": exc.full_code, "message": exc.message},
-            )
-            return exc
-
         try:
             resolved = await self.resolve(entry_id, step)
             before = await self._target.history()
@@ -228,7 +261,15 @@ class ReplayOperator:
             except EngineError as exc:
                 raise engine_refusal(exc) from None
         except errors.InspectorError as exc:
-            raise await refuse(exc) from None
+            await self._audit_refusal(
+                exc,
+                target=target_json,
+                boundary=boundary,
+                reason=reason,
+                credential=credential,
+                transport=transport,
+            )
+            raise exc from None
         last = await self._last_attempt()
         attempt = last if last is not None and last != archived_before else None
         record = await self.audit.append(
@@ -242,6 +283,29 @@ class ReplayOperator:
             attempt=attempt,
         )
         return ReplayOutcome(after, boundary, discarded, attempt, record)
+
+    async def _audit_refusal(
+        self,
+        exc: errors.InspectorError,
+        *,
+        target: dict[str, Any],
+        boundary: dict[str, Any] | None,
+        reason: str | None,
+        credential: str,
+        transport: str,
+        dry_run: bool = False,
+    ) -> None:
+        await self.audit.append(
+            transport=transport,
+            credential=credential,
+            target=target,
+            boundary=boundary,
+            discarded=0,
+            reason=reason,
+            result="refused",
+            refusal={"code": exc.full_code, "message": exc.message},
+            dry_run=dry_run,
+        )
 
     async def replays(self) -> list[dict[str, Any]]:
         """The audit, newest first, in the HTTP API's form."""

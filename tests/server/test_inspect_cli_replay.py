@@ -156,19 +156,25 @@ async def test_audit_lists_refused_replays_from_both_transports(
     assert unconfirmed.code == 2 and "--yes" in unconfirmed.err
     listed = await inspect(server, "--actor", order, "replays", "--json")
     records = listed.json()["replays"]
-    # The CLI's unknown path was refused by its dry run, before any replay: not audited.
+    # The CLI's unknown path was refused at its preview (dry run), before any
+    # replay: audited as refused, flagged dryRun. The unconfirmed one was
+    # never sent for real and the server did not refuse it: not audited.
     assert [(r["result"], r["transport"], r["credential"]) for r in records] == [
         ("refused", "websocket", "actor"),
+        ("refused", "http", "server"),
         ("refused", "http", "server"),
     ]
     assert [r["refusal"]["code"] for r in records] == [
         "workflow.step_not_found",
         "workflow.replay_target_not_step",
+        "workflow.step_not_found",
     ]
+    assert [r["dryRun"] for r in records] == [False, False, True]
     assert records[1]["reason"] == "wrong target"
     assert records[1]["target"] == {"entryId": loop_id, "step": None}
+    assert records[2]["target"] == {"entryId": None, "step": "items/~1/reserve-9"}
     table = await inspect(server, "--actor", order, "replays")
-    assert table.code == 0 and table.out.count("refused") == 2
+    assert table.code == 0 and table.out.count("refused") == 3
 
 
 async def test_archived_attempt_survives_restart_and_diffs(
@@ -201,9 +207,7 @@ async def test_archived_attempt_survives_restart_and_diffs(
     text = await inspect(second, "--actor", steps, "history", "--diff", "1")
     assert "re-run" in text.out and "two" in text.out and "\x1b[" not in text.out
     audit = (await inspect(second, "--actor", steps, "replays", "--json")).json()["replays"]
-    assert [(r["result"], r["target"]["step"], r["attempt"]) for r in audit] == [
-        ("done", "two", 1)
-    ]
+    assert [(r["result"], r["target"]["step"], r["attempt"]) for r in audit] == [("done", "two", 1)]
     missing = await inspect(second, "--actor", steps, "history", "--attempt", "5")
     assert missing.code == 1 and "workflow.attempt_not_found" in missing.err
 
@@ -237,3 +241,43 @@ async def test_replay_asks_for_confirmation_on_a_terminal(
     await _until(rerun)
     records = (await inspect(server, "--actor", steps, "replays", "--json")).json()["replays"]
     assert [r["result"] for r in records] == ["done"]
+
+
+async def test_cli_replay_refused_at_its_preview_is_audited(
+    server: Any, demo_ids: dict[str, str]
+) -> None:
+    """Every replay the operator asked for is in the audit, even one refused at the preview."""
+    steps = demo_ids["steps"]
+    await _until(lambda: _has(server, steps, "rest"))
+    http = ServerHttp(server.url, SERVER_TOKEN).actor(steps)
+    # A look (--dry-run) is not a replay attempt: refused or not, not audited.
+    look = await inspect(server, "--actor", steps, "replay", "--step", "tow", "--dry-run")
+    assert look.code == 1 and "workflow.step_not_found" in look.err
+    assert (await asyncio.to_thread(http.replays))["replays"] == []
+
+    refused = await inspect(
+        server, "--actor", steps, "replay", "--step", "tow", "--reason", "typo drill", "--yes"
+    )
+    assert refused.code == 1
+    assert "workflow.step_not_found" in refused.err and "two" in refused.err
+    history = (await asyncio.to_thread(http.workflow_history))["history"]
+    rest_id = history["entries"][-1]["id"]
+    not_step = await inspect(server, "--actor", steps, "replay", rest_id, "--yes")
+    assert not_step.code == 1 and "workflow.replay_target_not_step" in not_step.err
+
+    # Read back over the plain HTTP route, not through the CLI.
+    records = (await asyncio.to_thread(http.replays))["replays"]
+    assert [(r["result"], r["dryRun"], r["refusal"]["code"]) for r in records] == [
+        ("refused", True, "workflow.replay_target_not_step"),
+        ("refused", True, "workflow.step_not_found"),
+    ]
+    typo = records[1]
+    assert typo["target"] == {"entryId": None, "step": "tow"}
+    assert typo["reason"] == "typo drill"
+    assert "closest existing paths" in typo["refusal"]["message"]
+    assert "two" in typo["refusal"]["message"]
+    assert (typo["transport"], typo["credential"]) == ("http", "server")
+    assert (typo["discarded"], typo["boundary"], typo["attempt"]) == (0, None, None)
+    assert records[0]["target"] == {"entryId": rest_id, "step": None}
+    # Nothing reached the workflow.
+    assert await _timeline(server, steps) == ["one", "two", "three"]

@@ -189,3 +189,40 @@ def test_request_body_is_checked() -> None:
         with pytest.raises(InspectorError) as info:
             ReplayRequestBody.from_json(bad)
         assert info.value.status == 400
+
+
+async def test_refused_preview_of_a_replay_is_audited_as_dry_run(setup: Any) -> None:
+    """``auditRefusal``: the CLI's preview before a replay; a refusal there is audited."""
+    _, runner, operator, driver = setup
+    before = await driver.list(b"")
+    look = ReplayRequestBody.from_json({"step": "items/~1/reserv", "dryRun": True})
+    with pytest.raises(InspectorError):
+        await operator.preview(look, credential="server", transport="http")
+    assert await operator.audit.records() == []  # a plain look is not a replay
+    asked = ReplayRequestBody.from_json(
+        {"step": "items/~1/reserv", "dryRun": True, "auditRefusal": True, "reason": "why"}
+    )
+    with pytest.raises(InspectorError) as info:
+        await operator.preview(asked, credential="server", transport="http")
+    assert info.value.full_code == "workflow.step_not_found"
+    history = await runner.history()
+    charge = next(e.id for e in history.entries if history.path(e.id) == "charge")
+    fine = ReplayRequestBody(entry_id=charge, dry_run=True, audit_refusal=True)
+    plan = await operator.preview(fine, credential="server", transport="http")
+    assert [d["path"] for d in plan["discard"]] == ["charge", "rest"]
+    [record] = await operator.audit.records()  # the plan that was not refused: no record
+    assert (record.result, record.dry_run, record.reason) == ("refused", True, "why")
+    assert record.target == {"entryId": None, "step": "items/~1/reserv"}
+    assert record.refusal is not None and "items/~1/reserve" in record.refusal["message"]
+    assert record.to_json()["dryRun"] is True
+    assert await driver.list(b"") == before
+
+
+def test_audit_refusal_is_for_dry_runs() -> None:
+    body = ReplayRequestBody.from_json({"dryRun": True, "auditRefusal": True})
+    assert (body.dry_run, body.audit_refusal) == (True, True)
+    assert ReplayRequestBody.from_json({}).audit_refusal is False
+    for bad in ({"auditRefusal": True}, {"dryRun": True, "auditRefusal": 1}):
+        with pytest.raises(InspectorError) as info:
+            ReplayRequestBody.from_json(bad)
+        assert (info.value.status, info.value.full_code) == (400, "request.invalid")
