@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from . import errors
 from .actor import ActorInstance
 from .directory import ActorSystem
-from .http_api import bearer_token, error_response, internal_error, read_json
+from .http_api import authorized_actor, error_response, internal_error, read_json
 from .inspector_api import ConnectionInfo
 from .jsonvalues import to_jsonable
 
@@ -209,11 +209,7 @@ async def _read_loop(actor: ActorInstance, conn: ClientConnection, websocket: We
 async def _post_queue(system: ActorSystem, request: Request) -> Response:
     actor_id = request.path_params["actorId"]
     try:
-        if system.authorize(actor_id, bearer_token(request)) is None:
-            raise errors.unauthorized()
-        actor = system.get(actor_id)
-        if actor is None:
-            raise errors.actor_not_found(actor_id)
+        actor, _ = authorized_actor(system, actor_id, request)
         value = await read_json(request, required=True)
         await actor.enqueue(request.path_params["name"], value)
         status = await actor.queue_status(0)
