@@ -26,6 +26,9 @@ server (stopped at teardown) with ``ServerConfig`` overrides, e.g.
 ``auth`` — the ``{"Authorization": "Bearer <SERVER_TOKEN>"}`` header dict.
 
 ``serve_process`` — runs ``actorscope serve`` as a real subprocess (see there).
+
+``closed_with`` — ``await closed_with(conn)`` reads a ``websockets`` client
+connection until the server closes it and returns ``(code, reason)``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ import attrs
 import pytest
 from actorscope.server.demo import DEMO_KEY, demo_registry
 from actorscope.server.runner import RunningServer, ServerConfig, start_server
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 SERVER_TOKEN = "test-server-token-0123456789"
 
@@ -163,3 +168,23 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[ServeFactory]:
     for running in started:
         running.kill()
         await running.proc.wait()
+
+
+ClosedWith = Callable[[ClientConnection], Awaitable[tuple[int, str]]]
+
+# Seconds to wait for each frame (or the close) while waiting for the close.
+_CLOSE_TIMEOUT = 10.0
+
+
+async def _closed_with(conn: ClientConnection) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed) as info:
+        while True:
+            await asyncio.wait_for(conn.recv(), _CLOSE_TIMEOUT)
+    assert info.value.rcvd is not None
+    return info.value.rcvd.code, info.value.rcvd.reason
+
+
+@pytest.fixture
+def closed_with() -> ClosedWith:
+    """``await closed_with(conn)``: the close code and reason the server sent on ``conn``."""
+    return _closed_with

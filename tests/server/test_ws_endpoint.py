@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -57,6 +57,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 TIMEOUT = 5.0
+# The conftest fixture: await closed_with(conn) -> (close code, reason).
+ClosedWith = Callable[[ClientConnection], Awaitable[tuple[int, str]]]
 SERVER_TOKEN = "server-secret"
 ACTOR_TOKEN = "actor-secret"
 
@@ -242,14 +244,6 @@ async def recv_msg(conn: ClientConnection, version: int | None = None) -> Any:
     return message.body
 
 
-async def closed_with(conn: ClientConnection) -> tuple[int, str]:
-    with pytest.raises(ConnectionClosed) as info:
-        while True:
-            await asyncio.wait_for(conn.recv(), TIMEOUT)
-    assert info.value.rcvd is not None
-    return info.value.rcvd.code, info.value.rcvd.reason
-
-
 async def test_embedded_mode_follows_the_peer_version(srv: Server) -> None:
     async with ws(srv) as conn:
         assert conn.subprotocol == "rivet"
@@ -278,12 +272,14 @@ async def test_negotiated_v1_gets_a_v1_init_and_bare_payloads(srv: Server) -> No
 
 
 @pytest.mark.parametrize("value", ["", "x", "0", "5", "65536", "-1", "%2B4", "%204", "1.0"])
-async def test_invalid_protocol_version_closes_1002(srv: Server, value: str) -> None:
+async def test_invalid_protocol_version_closes_1002(
+    srv: Server, value: str, closed_with: ClosedWith
+) -> None:
     async with ws(srv, f"?protocol_version={value}") as conn:
         assert await closed_with(conn) == (1002, "inspector.invalid_protocol_version")
 
 
-async def test_version_above_the_cap_closes_1002() -> None:
+async def test_version_above_the_cap_closes_1002(closed_with: ClosedWith) -> None:
     async with serve(max_protocol_version=3) as srv, ws(srv, "?protocol_version=4") as conn:
         assert await closed_with(conn) == (1002, "inspector.invalid_protocol_version")
 
@@ -337,7 +333,7 @@ async def test_text_frames_are_invalid_frames(srv: Server) -> None:
         assert error == Error("inspector.invalid_frame: text frames are not supported")
 
 
-async def test_two_mib_frame_closes_1009(srv: Server) -> None:
+async def test_two_mib_frame_closes_1009(srv: Server, closed_with: ClosedWith) -> None:
     async with ws(srv, max_size=None) as conn:
         await recv(conn)
         await conn.send(b"\x04\x00" + bytes(2 << 20))
@@ -345,7 +341,9 @@ async def test_two_mib_frame_closes_1009(srv: Server) -> None:
         assert code == 1009
 
 
-async def test_endpoint_enforces_1_mib_even_when_the_server_allows_more() -> None:
+async def test_endpoint_enforces_1_mib_even_when_the_server_allows_more(
+    closed_with: ClosedWith
+) -> None:
     async with serve(ws_max_size=4 << 20) as srv, ws(srv) as conn:
         await recv(conn)
         await conn.send(b"\x04\x00" + bytes(1 << 20))
@@ -433,7 +431,12 @@ async def test_pushes_reach_every_inspector_at_its_version(srv: Server) -> None:
     ],
 )
 async def test_refused_handshakes_close_1008(
-    srv: Server, path: str, protocols: list[str], headers: dict[str, str], expected: str
+    srv: Server,
+    path: str,
+    protocols: list[str],
+    headers: dict[str, str],
+    expected: str,
+    closed_with: ClosedWith,
 ) -> None:
     async with connect(
         srv.url + path,

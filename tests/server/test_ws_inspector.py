@@ -9,7 +9,7 @@ replay of the ``steps`` demo, auth, bad input (PROTOCOL.md §1, §5, §6).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgpack
@@ -49,10 +49,11 @@ from actorscope.protocol.messages import (
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.runner import RunningServer
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 TIMEOUT = 10.0
+# The conftest fixture: await closed_with(conn) -> (close code, reason).
+ClosedWith = Callable[[ClientConnection], Awaitable[tuple[int, str]]]
 V1_EVENTS_TAG = 4
 V1_CLEAR_EVENTS_TAG = 5
 V1_INIT_TAG = 9
@@ -347,17 +348,9 @@ async def recv_bytes(conn: ClientConnection) -> bytes:
     return frame
 
 
-async def closed_with(conn: ClientConnection) -> tuple[int, str]:
-    with pytest.raises(ConnectionClosed) as info:
-        while True:
-            await asyncio.wait_for(conn.recv(), TIMEOUT)
-    assert info.value.rcvd is not None
-    return info.value.rcvd.code, info.value.rcvd.reason
-
-
 @pytest.mark.parametrize("who", ["none", "wrong", "other-actor"])
 async def test_bad_tokens_close_1008(
-    server: RunningServer, demo_ids: dict[str, str], who: str
+    server: RunningServer, demo_ids: dict[str, str], who: str, closed_with: ClosedWith
 ) -> None:
     other = server.directory.get(demo_ids["steps"])
     assert other is not None
@@ -369,7 +362,9 @@ async def test_bad_tokens_close_1008(
         assert await closed_with(conn) == (1008, "inspector.unauthorized")
 
 
-async def test_unknown_actor_needs_a_valid_token_to_be_told(server: RunningServer) -> None:
+async def test_unknown_actor_needs_a_valid_token_to_be_told(
+    server: RunningServer, closed_with: ClosedWith
+) -> None:
     async with connect(inspector_url(server, "no-such-actor"), open_timeout=TIMEOUT) as conn:
         assert await closed_with(conn) == (1008, "inspector.unauthorized")
     assert server.server_token is not None
@@ -443,7 +438,9 @@ async def test_bad_frames_keep_the_connection_usable(
         assert (await peer.reply()).rid == 9
 
 
-async def test_two_mib_frame_closes_1009(server: RunningServer, demo_ids: dict[str, str]) -> None:
+async def test_two_mib_frame_closes_1009(
+    server: RunningServer, demo_ids: dict[str, str], closed_with: ClosedWith
+) -> None:
     peer = await open_peer(server, demo_ids["counter"])
     await peer.conn.send(b"\x04\x00" + bytes(2 << 20))
     code, _ = await closed_with(peer.conn)
@@ -452,7 +449,7 @@ async def test_two_mib_frame_closes_1009(server: RunningServer, demo_ids: dict[s
 
 @pytest.mark.parametrize("value", ["", "abc", "0", "5", "65536"])
 async def test_invalid_protocol_version_closes_1002(
-    server: RunningServer, demo_ids: dict[str, str], value: str
+    server: RunningServer, demo_ids: dict[str, str], value: str, closed_with: ClosedWith
 ) -> None:
     assert server.server_token is not None
     url = f"{inspector_url(server, demo_ids['counter'])}?protocol_version={value}"
