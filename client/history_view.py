@@ -44,10 +44,20 @@ _KINDS = {
 
 
 def history_json(history: WorkflowHistory, codec: ValueCodec) -> dict[str, Any]:
-    """The §8 JSON form of a decoded history, user values decoded with ``codec``."""
+    """The §8 JSON form of a decoded history, user values decoded with ``codec``.
+
+    Bytes that do not decode become ``None``, as the server's §8 JSON does:
+    a message entry still waiting for its message carries empty data.
+    """
     from actorscope.protocol.jsonform import to_json
 
-    out: dict[str, Any] = to_json(history, data=codec.decode)
+    def decode(data: bytes) -> Any:
+        try:
+            return codec.decode(data)
+        except ValueError:
+            return None
+
+    out: dict[str, Any] = to_json(history, data=decode)
     return out
 
 
