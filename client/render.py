@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import attrs
@@ -66,14 +66,27 @@ def to_text(value: Any) -> str:
     return json.dumps(value, default=repr, ensure_ascii=False)
 
 
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], style: Style) -> str:
-    """Left-aligned columns; the header in bold."""
+def render_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    style: Style,
+    paint_row: Callable[[str, int], str] | None = None,
+) -> str:
+    """Left-aligned columns; the header in bold.
+
+    ``paint_row(line, i)`` colours the aligned line of ``rows[i]`` when
+    ``style`` has colour: colouring after aligning keeps escape codes from
+    skewing the column widths.
+    """
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
     lines = [style.paint(_join(headers, widths), "bold")]
-    lines.extend(_join(row, widths) for row in rows)
+    if paint_row is not None and style.color:
+        lines.extend(paint_row(_join(row, widths), i) for i, row in enumerate(rows))
+    else:
+        lines.extend(_join(row, widths) for row in rows)
     return "\n".join(lines)
 
 
@@ -104,17 +117,15 @@ def render_history(rows: Sequence[HistoryRow], style: Style) -> str:
                 f"error: {r.error}" if r.error else r.detail,
             ]
         )
-    table = render_table(headers, cells, Style(color=False)).split("\n")
-    if not style.color:
-        return "\n".join(table)
-    # Colour after aligning, so escape codes do not skew the column widths.
-    out = [style.paint(table[0], "bold")]
-    for line, r in zip(table[1:], rows, strict=True):
+
+    def paint(line: str, i: int) -> str:
+        r = rows[i]
         line = line.replace(r.status, style.paint(r.status, _STATUS_COLOURS.get(r.status, "")), 1)
         if r.error:
             line = line.replace(f"error: {r.error}", style.paint(f"error: {r.error}", "red"), 1)
-        out.append(line)
-    return "\n".join(out)
+        return line
+
+    return render_table(headers, cells, style, paint)
 
 
 _CHANGE_COLOURS = {"re-run": "yellow", "not-re-run": "red", "new": "green", "kept": "dim"}
@@ -140,13 +151,11 @@ def render_diff(lines: Sequence[DiffLine], attempt: int, style: Style) -> str:
             out = "unchanged"
         rows.append([d.change, d.path, d.kind, d.old_status or "-", d.new_status or "-", out])
     headers = ["CHANGE", "PATH", "KIND", f"ATTEMPT {attempt}", "CURRENT", "OUTPUT"]
-    table = render_table(headers, rows, Style(color=False)).split("\n")
-    if not style.color:
-        return "\n".join(table)
-    out_lines = [style.paint(table[0], "bold")]
-    for line, d in zip(table[1:], lines, strict=True):
-        out_lines.append(style.paint(line, _CHANGE_COLOURS.get(d.change, "")))
-    return "\n".join(out_lines)
+
+    def paint(line: str, i: int) -> str:
+        return style.paint(line, _CHANGE_COLOURS.get(lines[i].change, ""))
+
+    return render_table(headers, rows, style, paint)
 
 
 def format_when(ms: Any) -> str:
