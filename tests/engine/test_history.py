@@ -26,7 +26,7 @@ from actorscope.engine import (
 )
 from actorscope.engine.codec import ENTRY, int_key, range_from_ops
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 WF = "wf-history"
 
 _DATA_FIELDS = {"output", "state", "messageData"}
@@ -46,7 +46,7 @@ def _hex_to_bytes(obj: Any, key: str | None = None) -> Any:
 
 
 def _vectors() -> list[Any]:
-    return json.loads((SHARED / "vectors" / "workflow-history.json").read_text())
+    return json.loads((VECTORS / "workflow-history.json").read_text())
 
 
 @pytest.mark.parametrize("index", range(len(_vectors())))

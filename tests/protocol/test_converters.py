@@ -30,7 +30,7 @@ from actorscope.protocol import (
 from actorscope.protocol.converters import IDENTITY_STEPS, downgrade, upgrade
 from actorscope.protocol.versions import MODULES as VERSION_MODULES
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 FRAMES: list[dict[str, Any]] = json.loads((VECTORS / "inspector-frames.json").read_text())
 MODULES = {2: v2, 3: v3, 4: v4}
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from actorscope.server.cli import main
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 FRAMES: list[dict[str, Any]] = json.loads((VECTORS / "inspector-frames.json").read_text())
 CONVERSIONS: list[dict[str, Any]] = json.loads((VECTORS / "conversions.json").read_text())
 

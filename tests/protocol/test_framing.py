@@ -42,7 +42,7 @@ from actorscope.protocol import (
 )
 from actorscope.protocol.framing import parse_direction
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 FRAMES: list[dict[str, Any]] = json.loads((VECTORS / "inspector-frames.json").read_text())
 EVENTS_DROPPED = {"body": {"tag": "Error", "val": {"message": "inspector.events_dropped"}}}
 

@@ -1,4 +1,4 @@
-"""Golden vectors from RivetKit's own codecs (../shared/vectors/): decode and re-encode exactly."""
+"""Golden vectors from RivetKit's own codecs (tests/vectors/): decode and re-encode exactly."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from actorscope.protocol import (
     to_json,
 )
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 FRAMES: list[dict[str, Any]] = json.loads((VECTORS / "inspector-frames.json").read_text())
 HISTORIES: list[dict[str, Any]] = json.loads((VECTORS / "workflow-history.json").read_text())
 
