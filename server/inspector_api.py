@@ -28,6 +28,10 @@ __all__ = [
     "QueueChanged",
     "QueueInfo",
     "QueueMessageInfo",
+    "ScheduleErrorInfo",
+    "ScheduleFireInfo",
+    "ScheduleInfo",
+    "SchedulesChanged",
     "StateChanged",
     "TraceResult",
 ]
@@ -83,7 +87,59 @@ class HistoryChanged:
     history: HistorySnapshot
 
 
-InspectorEvent = StateChanged | ConnectionsChanged | QueueChanged | HistoryChanged
+@attrs.frozen
+class ScheduleInfo:
+    """One schedule as the inspector shows it (PROTOCOL.md §9.3 ``Schedule``).
+
+    ``kind`` is ``"at"`` (one-shot), ``"every"`` or ``"cron"``; ``args`` are
+    the action's arguments as Python values (each transport encodes them);
+    times are milliseconds since the epoch.
+    """
+
+    id: str
+    name: str | None
+    kind: str
+    action: str
+    args: list[Any]
+    next_run_at_ms: int
+    last_run_at_ms: int | None
+    expression: str | None
+    timezone: str | None
+    interval_ms: int | None
+    max_history: int | None
+
+
+@attrs.frozen
+class ScheduleErrorInfo:
+    group: str
+    code: str
+    message: str
+    metadata: Any
+
+
+@attrs.frozen
+class ScheduleFireInfo:
+    """One fire of a schedule (PROTOCOL.md §9.3 ``ScheduleFire``).
+
+    ``result`` is ``"running"``, ``"ok"``, ``"error"`` or ``"skipped"``.
+    """
+
+    action: str
+    scheduled_at_ms: int
+    fired_at_ms: int
+    finished_at_ms: int | None
+    result: str
+    error: ScheduleErrorInfo | None
+
+
+@attrs.frozen
+class SchedulesChanged:
+    schedules: list[ScheduleInfo]
+
+
+InspectorEvent = (
+    StateChanged | ConnectionsChanged | QueueChanged | HistoryChanged | SchedulesChanged
+)
 
 
 class ActorInspector(Protocol):
@@ -129,6 +185,18 @@ class ActorInspector(Protocol):
 
     async def database_rows(self, table: str, limit: int, offset: int) -> list[dict[str, Any]]:
         """Raises ``database_not_enabled`` / ``table_not_found``."""
+
+    async def schedules(self) -> list[ScheduleInfo]:
+        """Pending schedules, sorted by ``next_run_at_ms`` then ``id``."""
+
+    async def schedule_history(self, schedule_id: str, limit: int) -> list[ScheduleFireInfo]:
+        """The newest ``limit`` fires, oldest first; raises ``schedule_not_found``."""
+
+    async def delete_schedule(self, schedule_id: str, kind: str) -> bool:
+        """Cancel a schedule; ``False`` when there is none of that id and kind.
+
+        ``kind`` must be ``at``, ``every`` or ``cron`` (else ``request.invalid``).
+        """
 
     def subscribe(self, listener: Callable[[InspectorEvent], None]) -> Callable[[], None]:
         """Call ``listener`` on every change; returns the unsubscribe function.
