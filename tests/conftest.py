@@ -34,14 +34,15 @@ def test_cache_dir() -> Path:
 def _install(spec: str) -> Path:
     npm = shutil.which("npm")
     if npm is None:
-        pytest.fail("npm is needed to fetch RivetKit's clients; install Node.js (apt-get install nodejs npm)")
+        pytest.fail("npm is needed to fetch RivetKit's clients: apt-get install -y nodejs npm")
     target = test_cache_dir() / "npm" / spec.replace("/", "+")
     target.mkdir(parents=True, exist_ok=True)
     done = target / ".installed"
     with open(target / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not done.exists():
-            (target / "package.json").write_text('{"name": "actorscope-test-cache", "private": true}\n')
+            manifest = '{"name": "actorscope-test-cache", "private": true}\n'
+            (target / "package.json").write_text(manifest)
             result = subprocess.run(
                 [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", spec],
                 cwd=target, capture_output=True, text=True, timeout=600,
