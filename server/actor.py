@@ -33,6 +33,7 @@ from .inspector_api import (
     StateChanged,
     TraceResult,
 )
+from .jsonbounds import check_value
 from .store import ActorRecord, ActorStore, pack, unpack
 from .traces import DEFAULT_TRACE_CAPACITY, Span, TraceBuffer, spans_to_otlp
 from .workflow_host import WorkflowHost
@@ -193,6 +194,7 @@ class ActorInstance:
     async def patch_state(self, value: Any) -> None:
         if not self.is_state_enabled:
             raise errors.state_not_enabled()
+        check_value(value, "state")  # before deepcopy and pack, which recurse
         try:
             pack(value)
         except (TypeError, ValueError, OverflowError) as exc:
@@ -253,6 +255,7 @@ class ActorInstance:
         fn = self.definition.actions.get(name)
         if fn is None:
             raise errors.action_not_found(name)
+        check_value(args, "the action arguments")
         attributes: dict[str, Any] = {
             "actorscope.kind": "action",
             "action.name": name,
@@ -330,6 +333,7 @@ class ActorInstance:
     async def enqueue(self, name: str, value: Any) -> None:
         if self.workflow is None:
             raise errors.workflow_not_enabled()
+        check_value(value, "the message")
         await self.workflow.send(name, value)
 
     async def workflow_history(self) -> HistorySnapshot | None:

@@ -1,10 +1,15 @@
 """``actorscope serve``: run a server in the foreground and print where to connect.
 
 Auth (PROTOCOL.md §6): outside ``--dev``, the server always has a server-wide
-token. ``--inspector-token T`` sets it; otherwise the token stored in the
-data directory (``server-token``) is reused, or a new one is generated,
-stored there (mode 0600) and printed once. ``--dev`` with no token turns
-auth off and says so.
+token. Give it in a file (``--inspector-token-file PATH``) or the environment
+(``ACTORSCOPE_INSPECTOR_TOKEN``); ``--inspector-token T`` works too, but puts
+it in the process list for every local user to read. Otherwise the token
+stored in the data directory (``server-token``) is reused, or a new one is
+generated, stored there (mode 0600) and printed once. ``--dev`` with no
+token turns auth off and says so.
+
+Limits: ``--max-body-bytes N`` (HTTP bodies, default 1 MiB: bigger get 413)
+and ``--header-timeout S`` (seconds to send a request head, default 10).
 
 ``--keep-attempts N`` bounds the archive of what replays discarded (issue #5):
 each workflow keeps its newest N attempts (default 20); an older one answers
@@ -17,8 +22,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 import signal
 import sys
 from pathlib import Path
@@ -28,11 +31,12 @@ from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
 
 from .definitions import Registry
+from .limits import add_limit_arguments, limits_from_args
 from .runner import RunningServer, ServerConfig, start_server
+from .server_token import TOKEN_ENV, TOKEN_FILE, TokenError, resolve_token
 
 __all__ = ["TOKEN_FILE", "register", "resolve_token", "run"]
 
-TOKEN_FILE = "server-token"
 DEFAULT_PORT = 6420
 
 
@@ -47,7 +51,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--data", type=Path, default=Path(".actorscope"), help="data directory")
     parser.add_argument("--demo", action="store_true", help="register and create the demo actors")
-    parser.add_argument("--inspector-token", default=None, help="the server-wide token")
+    tokens = parser.add_mutually_exclusive_group()
+    tokens.add_argument(
+        "--inspector-token-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"read the server-wide token from PATH (recommended, or set {TOKEN_ENV})",
+    )
+    tokens.add_argument(
+        "--inspector-token",
+        default=None,
+        metavar="TOKEN",
+        help="the server-wide token; visible to every local user in the process list, "
+        f"so prefer --inspector-token-file or {TOKEN_ENV}",
+    )
     parser.add_argument(
         "--max-protocol-version",
         type=int,
@@ -66,6 +84,7 @@ def register(subparsers: Any) -> None:
         help="archived replay attempts kept per workflow, the newest N "
         f"(default {DEFAULT_KEEP_ATTEMPTS}; 0 keeps none)",
     )
+    add_limit_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -79,31 +98,17 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def resolve_token(data_dir: Path, given: str | None, dev: bool) -> tuple[str | None, str]:
-    """The server-wide token and how it came about: ``given``, ``dev``, ``stored`` or ``new``."""
-    if given:
-        return given, "given"
-    if dev:
-        return None, "dev"
-    path = data_dir / TOKEN_FILE
-    if path.exists():
-        token = path.read_text().strip()
-        if token:
-            return token, "stored"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(24)
-    # Created 0600 from the start: the secret is never world-readable.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    return token, "new"
-
-
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    token, source = resolve_token(args.data, args.inspector_token, args.dev)
+    try:
+        token, source = resolve_token(
+            args.data, args.inspector_token, args.dev, token_file=args.inspector_token_file
+        )
+    except TokenError as exc:
+        print(f"actorscope serve: {exc}", file=sys.stderr)
+        return 2
     registry = Registry()
     create: tuple[tuple[str, str], ...] = ()
     if args.demo:
@@ -121,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         max_protocol_version=args.max_protocol_version,
         create=create,
         keep_attempts=args.keep_attempts,
+        limits=limits_from_args(args),
     )
     try:
         asyncio.run(_serve(config, source))
@@ -172,7 +178,9 @@ def print_banner(server: RunningServer, token_source: str, out: TextIO) -> None:
         case "stored":
             lines.append(f"server token: stored in {token_path} (cat it to use it)")
         case _:
-            lines.append("server token: the one given with --inspector-token")
+            given_by = {"file": "--inspector-token-file", "env": TOKEN_ENV}
+            where = given_by.get(token_source, "--inspector-token")
+            lines.append(f"server token: the one given with {where}")
     if token_source != "dev":
         lines += [
             "  send it as 'Authorization: Bearer <token>' (HTTP and WebSocket) or the",

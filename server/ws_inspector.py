@@ -47,6 +47,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 
 from .errors import InspectorError
 from .inspector_api import ActorDirectory, ActorInspector, CredentialClass
+from .uvicorn_protocols import abort_from_scope
 from .ws_fanout import PushHub, PushHubs
 from .ws_handshake import INVALID_PROTOCOL_VERSION, InvalidProtocolVersion, parse_handshake
 from .ws_requests import ASYNC_HANDLERS, SYNC_HANDLERS, RequestContext, build_init
@@ -162,13 +163,23 @@ class InspectorEndpoint:
             return
         await send({"type": "websocket.accept", "subprotocol": handshake.subprotocol})
         session = _Session(self, inspector, credential, send, handshake.protocol_version)
+        session.abort = abort_from_scope(scope)
         await session.run(receive)
 
 
 class _Session:
     """One inspector connection: version tracking, reader loop, writer task."""
 
-    __slots__ = ("_hub", "context", "endpoint", "negotiated", "prefixed", "queue", "version")
+    __slots__ = (
+        "_hub",
+        "abort",
+        "context",
+        "endpoint",
+        "negotiated",
+        "prefixed",
+        "queue",
+        "version",
+    )
 
     def __init__(
         self,
@@ -192,6 +203,8 @@ class _Session:
             on_give_up=self._give_up,
         )
         self._hub: PushHub | None = endpoint.hubs.join(inspector, self)
+        #: Drops the transport (``uvicorn_protocols``); ``None`` under another server.
+        self.abort: Callable[[], None] | None = None
 
     async def run(self, receive: AsgiReceive) -> None:
         writer: asyncio.Task[None] | None = None
@@ -216,7 +229,11 @@ class _Session:
                 try:
                     await asyncio.wait_for(writer, CLOSE_TIMEOUT)
                 except TimeoutError:
-                    _log.warning("inspector peer did not take its close frame; dropped")
+                    # Closing politely needs the peer to read; it does not,
+                    # so the socket would stay open: abort it instead.
+                    _log.warning("inspector peer did not take its close frame; aborted")
+                    if self.abort is not None:
+                        self.abort()
         finally:
             if writer is not None and not writer.done():
                 writer.cancel()

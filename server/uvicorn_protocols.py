@@ -1,0 +1,207 @@
+"""uvicorn's HTTP and WebSocket protocols with the server's limits built in.
+
+The server runs uvicorn with these two subclasses instead of the stock
+``h11`` and ``websockets-sansio`` protocols (``protocol_classes(limits)``).
+What they add, each where only the protocol can do it:
+
+* ``HeaderTimeoutH11Protocol`` — a bounded time to receive a complete
+  request head. uvicorn only times out keep-alive connections between
+  requests, and its keep-alive timer is cancelled by the first byte of the
+  next request; a connection that sends nothing, or half a header, would
+  otherwise stay open for good. The timer runs whenever h11 waits for a
+  request head and is not restarted by the bytes that trickle in.
+* ``LimitedWebSocketProtocol`` (on ``websockets``' sans-I/O protocol):
+
+  - **Aborting the transport.** ``transport.close()`` only closes the socket
+    once its write buffer is flushed, which never happens when the peer
+    stops reading: the socket, its fd and the protocol would stay forever.
+    The protocol puts ``{"abort": fn}`` in the ASGI scope's extensions under
+    ``TRANSPORT_EXTENSION`` (the inspector endpoint calls it when its close
+    frame was not taken within the close timeout), and after *any* ASGI app
+    returns it aborts a transport still open ``close_timeout`` seconds later.
+  - **The message limit on the message.** uvicorn hands ``websockets`` one
+    ``max_size``, which is also checked against each frame's wire length;
+    an incompressible 1 MiB message sent with permessage-deflate arrives in
+    a frame a little over 1 MiB. The parser is given ``wire_allowance`` more
+    (``runner.py``), and the message limit is applied here, to the message
+    after decompression: over it, the connection closes with 1009.
+  - **An answer to a bad handshake.** When ``websockets`` cannot parse the
+    upgrade request (a header line over 8 KiB, too many headers, a malformed
+    request), it prepares a 4xx response (or only an EOF) that uvicorn never
+    writes, so the client heard nothing. It is written now (a 400 when
+    ``websockets`` had none), and the connection closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import CloseCode
+
+from .limits import Limits
+
+__all__ = [
+    "TRANSPORT_EXTENSION",
+    "HeaderTimeoutH11Protocol",
+    "LimitedWebSocketProtocol",
+    "abort_from_scope",
+    "protocol_classes",
+]
+
+#: ASGI scope extension naming the WebSocket transport's ``abort`` callable.
+TRANSPORT_EXTENSION = "actorscope.transport"
+
+_log = logging.getLogger("actorscope.server")
+
+
+def abort_from_scope(scope: Any) -> Any:
+    """The ``abort()`` the protocol put in ``scope``, or ``None`` (another server)."""
+    extension = (scope.get("extensions") or {}).get(TRANSPORT_EXTENSION)
+    return None if extension is None else extension.get("abort")
+
+
+class HeaderTimeoutH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, closing connections slow to send a request head."""
+
+    header_timeout: float = Limits().header_timeout
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._upgraded = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._watch_head()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._watch_head()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        # From here on the WebSocket protocol owns the transport.
+        self._upgraded = True
+        self._stop_head_timer()
+        super().handle_websocket_upgrade(event)
+
+    def _watch_head(self) -> None:
+        waiting = (
+            not self._upgraded
+            and self.conn.their_state is h11.IDLE
+            and not self.transport.is_closing()
+        )
+        if not waiting:
+            self._stop_head_timer()
+        elif self._head_timer is None:
+            # Armed once per request head, not per chunk: a peer trickling a
+            # byte at a time gets the same bounded time as one sending none.
+            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._upgraded or self.conn.their_state is not h11.IDLE:
+            return
+        if not self.transport.is_closing():
+            _log.info("closing a connection that sent no complete request head in time")
+            self.transport.close()
+
+
+class LimitedWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets-sansio protocol with abort, message limit and 4xx answers."""
+
+    message_limit: int = Limits().max_message_bytes
+    reap_timeout: float = Limits().close_timeout
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.close_timeout = self.reap_timeout
+        self._answered_bad_handshake = False
+
+    def abort(self) -> None:
+        """Drop the connection now, whatever is still unwritten."""
+        if not self.disconnected and self.transport is not None:
+            self.transport.abort()
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        if self.response.status_code == 101:
+            # The ASGI task was created but has not run: it sees this.
+            self.scope["extensions"][TRANSPORT_EXTENSION] = {"abort": self.abort}
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if (
+            not self.handshake_initiated
+            and self.conn.handshake_exc is not None
+            and not self._answered_bad_handshake
+        ):
+            self._answer_bad_handshake()
+
+    def _answer_bad_handshake(self) -> None:
+        self._answered_bad_handshake = True
+        output = b"".join(self.conn.data_to_send())
+        if not output:
+            # websockets only sent EOF (a request it could not parse at all).
+            response = self.conn.reject(HTTPStatus.BAD_REQUEST, "invalid WebSocket request\n")
+            output = response.serialize()
+        _log.info("refused a WebSocket handshake: %s", self.conn.handshake_exc)
+        self.transport.write(output)
+        self.transport.close()
+
+    def send_receive_event_to_app(self) -> None:
+        size = sum(len(frame) for frame in self.frames)
+        if size > self.message_limit and not self.close_sent:
+            self.frames = []
+            self.conn.fail(
+                CloseCode.MESSAGE_TOO_BIG,
+                f"message of {size} bytes is over the limit of {self.message_limit}",
+            )
+            self.handle_parser_exception()
+            return
+        super().send_receive_event_to_app()
+
+    async def run_asgi(self) -> None:
+        await super().run_asgi()
+        if not self.disconnected:
+            # The app is done; a peer that has not taken what is left (its
+            # close frame) within close_timeout is not going to.
+            self.loop.call_later(self.close_timeout, self._reap)
+
+    def _reap(self) -> None:
+        if not self.disconnected:
+            _log.warning("aborting a WebSocket whose peer stopped reading")
+            self.abort()
+
+
+def protocol_classes(
+    limits: Limits,
+) -> tuple[type[HeaderTimeoutH11Protocol], type[LimitedWebSocketProtocol]]:
+    """The ``http=`` and ``ws=`` classes for uvicorn, configured with ``limits``."""
+
+    class Http(HeaderTimeoutH11Protocol):
+        header_timeout = limits.header_timeout
+
+    class WebSocket(LimitedWebSocketProtocol):
+        message_limit = limits.max_message_bytes
+        reap_timeout = limits.close_timeout
+
+    return Http, WebSocket
