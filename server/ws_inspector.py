@@ -201,6 +201,8 @@ class _Session:
             max_frames=endpoint.send_queue_limit,
             max_bytes=endpoint.send_queue_bytes,
             on_give_up=self._give_up,
+            close_timeout=CLOSE_TIMEOUT,
+            on_stuck=self._abort,
         )
         self._hub: PushHub | None = endpoint.hubs.join(inspector, self)
         #: Drops the transport (``uvicorn_protocols``); ``None`` under another server.
@@ -229,16 +231,19 @@ class _Session:
                 try:
                     await asyncio.wait_for(writer, CLOSE_TIMEOUT)
                 except TimeoutError:
-                    # Closing politely needs the peer to read; it does not,
-                    # so the socket would stay open: abort it instead.
-                    _log.warning("inspector peer did not take its close frame; aborted")
-                    if self.abort is not None:
-                        self.abort()
+                    self._abort()
         finally:
             if writer is not None and not writer.done():
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
+
+    def _abort(self) -> None:
+        # Closing politely needs the peer to read; it does not, so the
+        # socket would stay open for good: drop the transport instead.
+        _log.warning("inspector peer did not take its close frame in time; aborted")
+        if self.abort is not None:
+            self.abort()
 
     def _give_up(self) -> None:
         hub, self._hub = self._hub, None

@@ -1,0 +1,163 @@
+"""A WebSocket peer that never reads is released: its socket and fd go away.
+
+The peer is a real subprocess holding a raw socket with a small receive
+buffer: it completes the handshake, then never reads again and never leaves.
+The server's pushes fill the kernel buffers and then the connection's send
+queue; the connection is given up as a slow consumer, its close frame cannot
+be written, and after the close timeout the transport must be aborted — the
+server's socket to that peer (its file descriptor) must disappear and the
+server's fd count return to its baseline, while the peer is still there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from actorscope.server import ws_inspector
+from actorscope.server.limits import Limits
+from actorscope.server.runner import RunningServer
+
+TIMEOUT = 60.0
+
+# A client that connects, upgrades, prints its local port, then never reads.
+_PEER = r"""
+import socket, sys, time
+host, port, path, token = sys.argv[1:5]
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+sock.connect((host, int(port)))
+auth = f"Authorization: Bearer {token}\r\n" if token else ""
+sock.sendall(
+    f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    f"Sec-WebSocket-Version: 13\r\n{auth}\r\n".encode()
+)
+head = b""
+while b"\r\n\r\n" not in head:
+    head += sock.recv(1)
+assert head.startswith(b"HTTP/1.1 101"), head
+print(sock.getsockname()[1], flush=True)
+time.sleep(3600)
+"""
+
+
+def _socket_inodes_to(peer_port: int, server_port: int) -> set[str]:
+    """Inodes of this process's TCP sockets from ``server_port`` to ``peer_port``."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if int(local.rsplit(":", 1)[1], 16) == server_port and (
+                int(remote.rsplit(":", 1)[1], 16) == peer_port
+            ):
+                inodes.add(inode)
+    return inodes
+
+
+def _open_fds() -> dict[str, str]:
+    out = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass  # closed while listing (the listing's own fd)
+    return out
+
+
+def _holds_socket_to(peer_port: int, server_port: int) -> bool:
+    inodes = _socket_inodes_to(peer_port, server_port)
+    return any(target == f"socket:[{inode}]" for target in _open_fds().values() for inode in inodes)
+
+
+async def _until(predicate: object, what: str) -> None:
+    assert callable(predicate)
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def _start_peer(
+    srv: RunningServer, path: str, token: str, out: Path
+) -> tuple[asyncio.subprocess.Process, int]:
+    # Its output goes to a file, not a pipe: a pipe would be one more fd here.
+    with out.open("wb") as sink:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _PEER, srv.host, str(srv.port), path, token, stdout=sink
+        )
+    await _until(lambda: out.read_text().endswith("\n"), "the peer to connect")
+    return proc, int(out.read_text())
+
+
+@pytest.fixture
+def short_close(monkeypatch: pytest.MonkeyPatch) -> Limits:
+    # Short close timeouts keep the test quick; the behaviour is the same at 10 s.
+    monkeypatch.setattr(ws_inspector, "CLOSE_TIMEOUT", 1.0)
+    return Limits(close_timeout=1.0)
+
+
+async def test_non_reading_inspector_is_aborted(
+    server_factory: object, short_close: Limits, tmp_path: Path
+) -> None:
+    assert callable(server_factory)
+    srv: RunningServer = await server_factory(limits=short_close)
+    counter = next(a for a in srv.directory.actors() if a.record.name == "counter")
+    token = srv.server_token
+    assert token is not None
+    headers = {"Authorization": f"Bearer {token}"}
+    # One warm-up request, so lazily opened files are open before the baseline.
+    async with httpx.AsyncClient(base_url=srv.url, headers=headers, timeout=TIMEOUT) as http:
+        assert (await http.get(f"/gateway/{counter.actor_id}/inspector/state")).status_code == 200
+    await _until(lambda: not _socket_inodes_to_any(srv.port), "the warm-up connection to close")
+    baseline = len(_open_fds())
+
+    path = f"/gateway/{counter.actor_id}/inspector/connect"
+    peer, peer_port = await _start_peer(srv, path, token, tmp_path / "peer.out")
+    try:
+        await _until(lambda: _holds_socket_to(peer_port, srv.port), "the server to hold the peer")
+        # Pushes the peer never reads: ~256 KiB of state each, far past the
+        # kernel buffers and the 16 MiB send queue.
+        async with httpx.AsyncClient(base_url=srv.url, headers=headers, timeout=TIMEOUT) as http:
+            for i in range(120):
+                state = {"i": i, "blob": secrets.token_hex(128 << 10)}
+                url = f"/gateway/{counter.actor_id}/inspector/state"
+                r = await http.patch(url, json={"state": state})
+                assert r.status_code == 200, r.text
+                if not _holds_socket_to(peer_port, srv.port):
+                    break
+        await _until(
+            lambda: not _holds_socket_to(peer_port, srv.port),
+            "the server to drop the socket of a peer that never reads",
+        )
+        assert peer.returncode is None  # the peer never left: the server let go
+        await _until(lambda: not _socket_inodes_to_any(srv.port), "every connection to close")
+        await _until(lambda: len(_open_fds()) <= baseline, f"the fd count to return to {baseline}")
+    finally:
+        peer.kill()
+        await peer.wait()
+
+
+def _socket_inodes_to_any(server_port: int) -> bool:
+    """Whether this process holds any accepted socket on ``server_port``."""
+    fds = set(_open_fds().values())
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            listening = int(remote.rsplit(":", 1)[1], 16) == 0
+            if int(local.rsplit(":", 1)[1], 16) == server_port and not listening:
+                if f"socket:[{inode}]" in fds:
+                    return True
+    return False
