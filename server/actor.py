@@ -255,7 +255,8 @@ class ActorInstance:
         fn = self.definition.actions.get(name)
         if fn is None:
             raise errors.action_not_found(name)
-        check_value(args, "the action arguments")
+        for arg in args:
+            check_value(arg, "an action argument")
         attributes: dict[str, Any] = {
             "actorscope.kind": "action",
             "action.name": name,

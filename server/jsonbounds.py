@@ -6,7 +6,8 @@ messages, whichever transport they came by) must be something the rest of
 the server can carry without failing later, where the failure would be a
 500 or a lost write:
 
-* nested at most ``MAX_DEPTH`` lists/maps deep — Python's recursion limit
+* nested at most ``MAX_DEPTH`` lists/maps deep (a JSON body may be two
+  levels deeper, for its envelope: ``{"args": [value]}``) — Python's recursion limit
   (``json``, ``copy.deepcopy``, MessagePack, the JSON renderer) is about
   1,000 frames, and some of them spend two frames per level;
 * strings encodable as UTF-8 — JSON's ``"\\ud800"`` is valid JSON but a lone
@@ -24,10 +25,12 @@ from typing import Any
 
 from . import errors
 
-__all__ = ["MAX_DEPTH", "MAX_INT", "MIN_INT", "check_value", "loads"]
+__all__ = ["MAX_BODY_DEPTH", "MAX_DEPTH", "MAX_INT", "MIN_INT", "check_value", "loads"]
 
-#: Deepest nesting of lists and maps accepted anywhere.
+#: Deepest nesting of lists and maps in a value (state, argument, message).
 MAX_DEPTH = 100
+#: Deepest nesting of a JSON body: a value at MAX_DEPTH inside its envelope.
+MAX_BODY_DEPTH = MAX_DEPTH + 2
 #: The integer range MessagePack stores (int64 .. uint64).
 MIN_INT = -(2**63)
 MAX_INT = 2**64 - 1
@@ -44,14 +47,14 @@ def loads(body: bytes | str, *, what: str = "the JSON body") -> Any:
         value = json.loads(body)
     except RecursionError:
         # The C scanner guards its recursion, so this is a clean refusal.
-        raise errors.invalid_request(f"{what} is nested deeper than {MAX_DEPTH}") from None
+        raise errors.invalid_request(f"{what} is nested deeper than {MAX_BODY_DEPTH}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.invalid_request(f"malformed JSON: {exc}") from exc
-    check_value(value, what)
+    check_value(value, what, max_depth=MAX_BODY_DEPTH)
     return value
 
 
-def check_value(value: Any, what: str) -> None:
+def check_value(value: Any, what: str, *, max_depth: int = MAX_DEPTH) -> None:
     """Refuse ``value`` unless it is within the bounds above (iteratively: any depth is safe).
 
     Raises:
@@ -69,8 +72,8 @@ def check_value(value: Any, what: str) -> None:
                 bits = item.bit_length()
                 raise errors.invalid_request(f"{what} has an integer out of range ({bits} bits)")
         elif isinstance(item, list | tuple | dict):
-            if depth >= MAX_DEPTH:
-                raise errors.invalid_request(f"{what} is nested deeper than {MAX_DEPTH}")
+            if depth >= max_depth:
+                raise errors.invalid_request(f"{what} is nested deeper than {max_depth}")
             if isinstance(item, dict):
                 for key, child in item.items():
                     stack.append((key, depth + 1))

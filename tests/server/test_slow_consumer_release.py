@@ -12,6 +12,7 @@ server's fd count return to its baseline, while the peer is still there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import sys
@@ -47,35 +48,34 @@ time.sleep(3600)
 """
 
 
-def _socket_inodes_to(peer_port: int, server_port: int) -> set[str]:
-    """Inodes of this process's TCP sockets from ``server_port`` to ``peer_port``."""
-    inodes = set()
+def _accepted_sockets(server_port: int) -> dict[str, int]:
+    """``socket:[inode]`` -> peer port of this process's sockets accepted on ``server_port``."""
+    held = set(_open_fds().values())
+    sockets = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         if not os.path.exists(table):
             continue
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
-            local, remote, inode = fields[1], fields[2], fields[9]
-            if int(local.rsplit(":", 1)[1], 16) == server_port and (
-                int(remote.rsplit(":", 1)[1], 16) == peer_port
-            ):
-                inodes.add(inode)
-    return inodes
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            name = f"socket:[{fields[9]}]"
+            # remote port 0 is the listening socket itself
+            if local_port == server_port and remote_port != 0 and name in held:
+                sockets[name] = remote_port
+    return sockets
 
 
 def _open_fds() -> dict[str, str]:
     out = {}
     for fd in os.listdir("/proc/self/fd"):
-        try:
+        with contextlib.suppress(OSError):  # the listing's own fd is gone already
             out[fd] = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            pass  # closed while listing (the listing's own fd)
     return out
 
 
 def _holds_socket_to(peer_port: int, server_port: int) -> bool:
-    inodes = _socket_inodes_to(peer_port, server_port)
-    return any(target == f"socket:[{inode}]" for target in _open_fds().values() for inode in inodes)
+    return peer_port in _accepted_sockets(server_port).values()
 
 
 async def _until(predicate: object, what: str) -> None:
@@ -118,7 +118,7 @@ async def test_non_reading_inspector_is_aborted(
     # One warm-up request, so lazily opened files are open before the baseline.
     async with httpx.AsyncClient(base_url=srv.url, headers=headers, timeout=TIMEOUT) as http:
         assert (await http.get(f"/gateway/{counter.actor_id}/inspector/state")).status_code == 200
-    await _until(lambda: not _socket_inodes_to_any(srv.port), "the warm-up connection to close")
+    await _until(lambda: not _accepted_sockets(srv.port), "the warm-up connection to close")
     baseline = len(_open_fds())
 
     path = f"/gateway/{counter.actor_id}/inspector/connect"
@@ -140,24 +140,8 @@ async def test_non_reading_inspector_is_aborted(
             "the server to drop the socket of a peer that never reads",
         )
         assert peer.returncode is None  # the peer never left: the server let go
-        await _until(lambda: not _socket_inodes_to_any(srv.port), "every connection to close")
+        await _until(lambda: not _accepted_sockets(srv.port), "every connection to close")
         await _until(lambda: len(_open_fds()) <= baseline, f"the fd count to return to {baseline}")
     finally:
         peer.kill()
         await peer.wait()
-
-
-def _socket_inodes_to_any(server_port: int) -> bool:
-    """Whether this process holds any accepted socket on ``server_port``."""
-    fds = set(_open_fds().values())
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        if not os.path.exists(table):
-            continue
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            local, remote, inode = fields[1], fields[2], fields[9]
-            listening = int(remote.rsplit(":", 1)[1], 16) == 0
-            if int(local.rsplit(":", 1)[1], 16) == server_port and not listening:
-                if f"socket:[{inode}]" in fds:
-                    return True
-    return False
