@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from actorscope.server import ws_inspector
+from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.limits import Limits
 from actorscope.server.runner import RunningServer
 
@@ -106,33 +107,62 @@ def short_close(monkeypatch: pytest.MonkeyPatch) -> Limits:
     return Limits(close_timeout=1.0)
 
 
-async def test_non_reading_inspector_is_aborted(
-    server_factory: object, short_close: Limits, tmp_path: Path
+def _blast(ctx: ActorContext) -> int:
+    # ~256 KiB of incompressible text to every client connection.
+    ctx.broadcast("blob", secrets.token_hex(128 << 10))
+    return 1
+
+
+def _registry() -> Registry:
+    return Registry([ActorDefinition("blaster", {"i": 0}, {"blast": _blast})])
+
+
+async def _push_inspector(http: httpx.AsyncClient, actor_id: str, i: int) -> None:
+    # A state change is a push to every inspector.
+    state = {"i": i, "blob": secrets.token_hex(128 << 10)}
+    r = await http.patch(f"/gateway/{actor_id}/inspector/state", json={"state": state})
+    assert r.status_code == 200, r.text
+
+
+async def _push_client(http: httpx.AsyncClient, actor_id: str, i: int) -> None:
+    # A broadcast is an event frame to every client connection.
+    r = await http.post(f"/gateway/{actor_id}/inspector/action/blast", json={"args": []})
+    assert r.status_code == 200, r.text
+
+
+ENDPOINTS = {
+    "inspector": ("/gateway/{id}/inspector/connect", _push_inspector),
+    "client": ("/gateway/{id}/connect", _push_client),
+}
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+async def test_non_reading_peer_is_aborted(
+    server_factory: object, short_close: Limits, tmp_path: Path, endpoint: str
 ) -> None:
     assert callable(server_factory)
-    srv: RunningServer = await server_factory(limits=short_close)
-    counter = next(a for a in srv.directory.actors() if a.record.name == "counter")
+    srv: RunningServer = await server_factory(limits=short_close, registry=_registry())
+    actor_id = srv.directory.actors()[0].actor_id
     token = srv.server_token
     assert token is not None
     headers = {"Authorization": f"Bearer {token}"}
     # One warm-up request, so lazily opened files are open before the baseline.
     async with httpx.AsyncClient(base_url=srv.url, headers=headers, timeout=TIMEOUT) as http:
-        assert (await http.get(f"/gateway/{counter.actor_id}/inspector/state")).status_code == 200
+        assert (await http.get(f"/gateway/{actor_id}/inspector/state")).status_code == 200
     await _until(lambda: not _accepted_sockets(srv.port), "the warm-up connection to close")
     baseline = len(_open_fds())
 
-    path = f"/gateway/{counter.actor_id}/inspector/connect"
-    peer, peer_port = await _start_peer(srv, path, token, tmp_path / "peer.out")
+    path, push = ENDPOINTS[endpoint]
+    peer, peer_port = await _start_peer(
+        srv, path.format(id=actor_id), token, tmp_path / "peer.out"
+    )
     try:
         await _until(lambda: _holds_socket_to(peer_port, srv.port), "the server to hold the peer")
-        # Pushes the peer never reads: ~256 KiB of state each, far past the
-        # kernel buffers and the 16 MiB send queue.
+        # Frames the peer never reads, far past the kernel buffers and the
+        # connection's send queue (16 MiB for an inspector, 4 MiB for a client).
         async with httpx.AsyncClient(base_url=srv.url, headers=headers, timeout=TIMEOUT) as http:
             for i in range(120):
-                state = {"i": i, "blob": secrets.token_hex(128 << 10)}
-                url = f"/gateway/{counter.actor_id}/inspector/state"
-                r = await http.patch(url, json={"state": state})
-                assert r.status_code == 200, r.text
+                await push(http, actor_id, i)
                 if not _holds_socket_to(peer_port, srv.port):
                     break
         await _until(
