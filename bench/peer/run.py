@@ -109,7 +109,8 @@ def _install_node_side() -> Path:
         _progress(f"npm install {' '.join(NPM_DEPS)} into {cache}")
         subprocess.run(
             [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", *NPM_DEPS],
-            cwd=cache, check=True,
+            cwd=cache,
+            check=True,
         )
         stamp.write_text(" ".join(NPM_DEPS) + "\n")
     for script in HERE.glob("*.mjs"):
@@ -171,8 +172,12 @@ def _http_json(url: str, method: str = "GET", body: Any = None) -> Any:
 
 def _rivetkit_actor(base: str, name: str) -> tuple[str, str]:
     """Create (or get) a RivetKit actor; its id and its inspector token (KV key [3])."""
-    body = {"name": name, "key": "bench", "runner_name_selector": "default",
-            "crash_policy": "sleep"}
+    body = {
+        "name": name,
+        "key": "bench",
+        "runner_name_selector": "default",
+        "crash_policy": "sleep",
+    }
     actor_id: str = _http_json(f"{base}/actors?namespace=default", "PUT", body)["actor"]["actor_id"]
     for _ in range(100):
         try:
@@ -195,7 +200,9 @@ def _client(cache: Path, job: dict[str, Any]) -> dict[str, Any]:
     node = shutil.which("node") or "node"
     done = subprocess.run(
         [*_pin(1), node, str(cache / "client.mjs"), json.dumps(job)],
-        capture_output=True, text=True, timeout=job.get("seconds", 5) * 4 + 120,
+        capture_output=True,
+        text=True,
+        timeout=job.get("seconds", 5) * 4 + 120,
     )
     if done.returncode != 0:
         raise SystemExit(f"client {job['mode']} failed:\n{done.stderr}")
@@ -207,8 +214,15 @@ def _ws_job(
     mode: str, url: str, token: str, seconds: float, no_init: bool = False
 ) -> dict[str, Any]:
     protocols = ["rivet", f"rivet_inspector_token.{token}"] if token else []
-    return {"mode": mode, "url": url, "protocols": protocols, "frameHex": STATE_REQUEST_HEX,
-            "seconds": seconds, "depth": 64, "noInit": no_init}
+    return {
+        "mode": mode,
+        "url": url,
+        "protocols": protocols,
+        "frameHex": STATE_REQUEST_HEX,
+        "seconds": seconds,
+        "depth": 64,
+        "noInit": no_init,
+    }
 
 
 def _run(args: argparse.Namespace) -> list[Row]:
@@ -217,13 +231,18 @@ def _run(args: argparse.Namespace) -> list[Row]:
     # Development mode (no NODE_ENV=production): RivetKit restricts the KV read
     # of an actor's inspector token to it. RIVET_INSPECTOR_TOKEN keeps auth on.
     env = {**os.environ, "RIVET_INSPECTOR_TOKEN": TOKEN}
-    with tempfile.TemporaryDirectory() as rk_data, \
-            _process([*_pin(0), node, str(cache / "rivetkit_server.mjs")], cwd=cache,
-                     env={**env, "RIVETKIT_STORAGE_PATH": rk_data,
-                          "PEER_PORT": str(args.rivetkit_port)}) as rk_proc, \
-            _process([*_pin(0), sys.executable, __file__, "--role", "actorscope"]) as ours_proc, \
-            _process([*_pin(0), sys.executable, str(HERE.parent / "server.py"),
-                      "--role", "echo"]) as echo_proc:
+    with (
+        tempfile.TemporaryDirectory() as rk_data,
+        _process(
+            [*_pin(0), node, str(cache / "rivetkit_server.mjs")],
+            cwd=cache,
+            env={**env, "RIVETKIT_STORAGE_PATH": rk_data, "PEER_PORT": str(args.rivetkit_port)},
+        ) as rk_proc,
+        _process([*_pin(0), sys.executable, __file__, "--role", "actorscope"]) as ours_proc,
+        _process(
+            [*_pin(0), sys.executable, str(HERE.parent / "server.py"), "--role", "echo"]
+        ) as echo_proc,
+    ):
         rk_base = f"http://127.0.0.1:{_rivetkit_port(rk_proc)}"
         ours = _first_json_line(ours_proc, "actorscope")
         echo = _first_json_line(echo_proc, "echo")
@@ -242,35 +261,53 @@ def _run(args: argparse.Namespace) -> list[Row]:
             "rivetkit": {
                 "seq": _ws_job("seq", ws(rk_base, rk_counter), rk_counter_token, args.seconds),
                 "pipe": _ws_job("pipe", ws(rk_base, rk_counter), rk_counter_token, args.seconds),
-                "http": {"mode": "http", "url": f"{rk_base}/gateway/{rk_counter}/inspector/state",
-                         "token": rk_counter_token, "seconds": args.seconds, "concurrency": 16},
-                "replay": {"mode": "replay", "token": rk_steps_token, "count": args.replays,
-                           "settleMs": 100,
-                           "url": f"{rk_base}/gateway/{rk_steps}/inspector/workflow/replay"},
+                "http": {
+                    "mode": "http",
+                    "url": f"{rk_base}/gateway/{rk_counter}/inspector/state",
+                    "token": rk_counter_token,
+                    "seconds": args.seconds,
+                    "concurrency": 16,
+                },
+                "replay": {
+                    "mode": "replay",
+                    "token": rk_steps_token,
+                    "count": args.replays,
+                    "settleMs": 100,
+                    "url": f"{rk_base}/gateway/{rk_steps}/inspector/workflow/replay",
+                },
             },
             "actorscope": {
-                "seq": _ws_job("seq", ws(ours_base, ours_counter), ours_counter_token,
-                               args.seconds),
-                "pipe": _ws_job("pipe", ws(ours_base, ours_counter), ours_counter_token,
-                                args.seconds),
-                "http": {"mode": "http",
-                         "url": f"{ours_base}/gateway/{ours_counter}/inspector/state",
-                         "token": ours_counter_token, "seconds": args.seconds, "concurrency": 16},
-                "replay": {"mode": "replay", "token": ours_steps_token, "count": args.replays,
-                           "settleMs": 100,
-                           "url": f"{ours_base}/gateway/{ours_steps}/inspector/workflow/replay"},
+                "seq": _ws_job(
+                    "seq", ws(ours_base, ours_counter), ours_counter_token, args.seconds
+                ),
+                "pipe": _ws_job(
+                    "pipe", ws(ours_base, ours_counter), ours_counter_token, args.seconds
+                ),
+                "http": {
+                    "mode": "http",
+                    "url": f"{ours_base}/gateway/{ours_counter}/inspector/state",
+                    "token": ours_counter_token,
+                    "seconds": args.seconds,
+                    "concurrency": 16,
+                },
+                "replay": {
+                    "mode": "replay",
+                    "token": ours_steps_token,
+                    "count": args.replays,
+                    "settleMs": 100,
+                    "url": f"{ours_base}/gateway/{ours_steps}/inspector/workflow/replay",
+                },
             },
             "echo": {
                 "seq": _ws_job("seq", f"ws://127.0.0.1:{echo['port']}/", "", args.seconds, True),
-                "pipe": _ws_job("pipe", f"ws://127.0.0.1:{echo['port']}/", "", args.seconds,
-                                True),
+                "pipe": _ws_job("pipe", f"ws://127.0.0.1:{echo['port']}/", "", args.seconds, True),
             },
         }
         results: dict[tuple[str, str], list[float]] = {}
         order = list(targets)
         for round_no in range(args.rounds):
             # Alternate who goes first, so drift on the shared machine hits all alike.
-            rotated = order[round_no % len(order):] + order[: round_no % len(order)]
+            rotated = order[round_no % len(order) :] + order[: round_no % len(order)]
             for measure in ("seq", "pipe", "http", "replay"):
                 for target in rotated:
                     job = targets[target].get(measure)
@@ -304,27 +341,37 @@ def _progress(text: str) -> None:
 
 
 def _print(rows: list[Row], args: argparse.Namespace) -> None:
-    header = ("measurement", "echo", "RivetKit 2.2.1", "actorscope",
-              "vs RivetKit (>1: better)", "vs echo")
+    header = (
+        "measurement",
+        "echo",
+        "RivetKit 2.2.1",
+        "actorscope",
+        "vs RivetKit (>1: better)",
+        "vs echo",
+    )
     table = [header]
     for name, echo, rk, ours, lower_is_better in rows:
         ratio = rk / ours if lower_is_better else ours / rk
-        table.append((
-            name,
-            "-" if echo is None else f"{echo:,.0f}",
-            f"{rk:,.1f}" if lower_is_better else f"{rk:,.0f}",
-            f"{ours:,.1f}" if lower_is_better else f"{ours:,.0f}",
-            f"{ratio:.2f}x",
-            "-" if echo is None else f"{ours / echo:.2f}x",
-        ))
+        table.append(
+            (
+                name,
+                "-" if echo is None else f"{echo:,.0f}",
+                f"{rk:,.1f}" if lower_is_better else f"{rk:,.0f}",
+                f"{ours:,.1f}" if lower_is_better else f"{ours:,.0f}",
+                f"{ratio:.2f}x",
+                "-" if echo is None else f"{ours / echo:.2f}x",
+            )
+        )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for i, row in enumerate(table):
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
         if i == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     pinned = "servers on core 0, client on core 1" if _pin(0) else "no CPU pinning (one core)"
-    print(f"\n{args.rounds} rounds of {args.seconds:g} s, medians; {pinned}; "
-          f"replay: median of {args.replays} per round")
+    print(
+        f"\n{args.rounds} rounds of {args.seconds:g} s, medians; {pinned}; "
+        f"replay: median of {args.replays} per round"
+    )
 
 
 def main() -> int:
@@ -333,8 +380,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each measurement")
     parser.add_argument("--replays", type=int, default=30, help="replays per round")
-    parser.add_argument("--rivetkit-port", type=int, default=7420,
-                        help="first port RivetKit tries (it takes the next free one)")
+    parser.add_argument(
+        "--rivetkit-port",
+        type=int,
+        default=7420,
+        help="first port RivetKit tries (it takes the next free one)",
+    )
     args = parser.parse_args()
     if args.role == "actorscope":
         asyncio.run(_actorscope_server())
