@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
 
+from . import eventloop
 from .definitions import Registry
 from .limits import add_limit_arguments, limits_from_args
 from .runner import RunningServer, ServerConfig, start_server
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         limits=limits_from_args(args),
     )
     try:
-        asyncio.run(_serve(config, source))
+        eventloop.run(_serve(config, source))
     except OSError as exc:
         print(f"actorscope serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -10,7 +10,8 @@ What they add, each where only the protocol can do it:
   next request; a connection that sends nothing, or half a header, would
   otherwise stay open for good. The timer runs whenever h11 waits for a
   request head and is not restarted by the bytes that trickle in.
-* ``LimitedWebSocketProtocol`` (on ``websockets``' sans-I/O protocol):
+* ``LimitedWebSocketProtocol`` (on uvicorn's ``websockets-sansio`` protocol,
+  with ``ws_transport``'s coalesced writes):
 
   - **Aborting the transport.** ``transport.close()`` only closes the socket
     once its write buffer is flushed, which never happens when the peer
@@ -41,10 +42,10 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import CloseCode
 
 from .limits import Limits
+from .ws_transport import CoalescingWebSocketProtocol
 
 __all__ = [
     "TRANSPORT_EXTENSION",
@@ -125,8 +126,9 @@ class HeaderTimeoutH11Protocol(H11Protocol):
             self.transport.close()
 
 
-class LimitedWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websockets-sansio protocol with abort, message limit and 4xx answers."""
+class LimitedWebSocketProtocol(CoalescingWebSocketProtocol):
+    """uvicorn's websockets-sansio protocol (coalescing writes, ``ws_transport.py``)
+    with abort, the message limit and 4xx answers to bad handshakes."""
 
     message_limit: int = Limits().max_message_bytes
     reap_timeout: float = Limits().close_timeout
