@@ -153,9 +153,7 @@ async def test_non_reading_peer_is_aborted(
     baseline = len(_open_fds())
 
     path, push = ENDPOINTS[endpoint]
-    peer, peer_port = await _start_peer(
-        srv, path.format(id=actor_id), token, tmp_path / "peer.out"
-    )
+    peer, peer_port = await _start_peer(srv, path.format(id=actor_id), token, tmp_path / "peer.out")
     try:
         await _until(lambda: _holds_socket_to(peer_port, srv.port), "the server to hold the peer")
         # Frames the peer never reads, far past the kernel buffers and the
@@ -172,6 +170,59 @@ async def test_non_reading_peer_is_aborted(
         assert peer.returncode is None  # the peer never left: the server let go
         await _until(lambda: not _accepted_sockets(srv.port), "every connection to close")
         await _until(lambda: len(_open_fds()) <= baseline, f"the fd count to return to {baseline}")
+    finally:
+        peer.kill()
+        await peer.wait()
+
+
+def _fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+async def test_non_reading_inspector_is_aborted_in_serve(
+    serve_process: object, tmp_path: Path
+) -> None:
+    # The real `actorscope serve` (its own event loop, default close timeouts).
+    assert callable(serve_process)
+    running = await serve_process("--demo", "--data", str(tmp_path / "data"))
+    pid = running.proc.pid
+    counter = running.actors["counter/demo"]
+    headers = {"Authorization": f"Bearer {running.token}"}
+    url = f"/gateway/{counter}/inspector/state"
+    async with httpx.AsyncClient(base_url=running.url, headers=headers, timeout=TIMEOUT) as http:
+        assert (await http.get(url)).status_code == 200
+    host, port = running.url.removeprefix("http://").rsplit(":", 1)
+    await asyncio.sleep(0.5)  # let the warm-up connection close on the server side
+    baseline = _fd_count(pid)
+
+    out = tmp_path / "peer.out"
+    with out.open("wb") as sink:
+        peer = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _PEER,
+            host,
+            port,
+            f"/gateway/{counter}/inspector/connect",
+            running.token,
+            stdout=sink,
+        )
+    try:
+        await _until(lambda: out.read_text().endswith("\n"), "the peer to connect")
+        await _until(lambda: _fd_count(pid) > baseline, "the server to hold the peer")
+        async with httpx.AsyncClient(
+            base_url=running.url, headers=headers, timeout=TIMEOUT
+        ) as http:
+            for i in range(120):
+                state = {"i": i, "blob": secrets.token_hex(128 << 10)}
+                assert (await http.patch(url, json={"state": state})).status_code == 200
+                if "slow consumer" in running.log_text():
+                    break
+        assert "slow consumer" in running.log_text()
+        await _until(
+            lambda: _fd_count(pid) <= baseline, f"the serve fd count to return to {baseline}"
+        )
+        assert peer.returncode is None
     finally:
         peer.kill()
         await peer.wait()
