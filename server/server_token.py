@@ -23,7 +23,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from .filemodes import private_dir
+from .filemodes import private_dir, private_file
 
 __all__ = ["TOKEN_ENV", "TOKEN_FILE", "TokenError", "resolve_token"]
 
@@ -72,6 +72,7 @@ def resolve_token(
         return None, "dev"
     path = data_dir / TOKEN_FILE
     if path.exists():
+        private_file(path)  # an older version's, or a hand-made one: 0600
         token = path.read_text().strip()
         if token:
             return token, "stored"

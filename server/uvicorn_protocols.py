@@ -9,7 +9,10 @@ What they add, each where only the protocol can do it:
   requests, and its keep-alive timer is cancelled by the first byte of the
   next request; a connection that sends nothing, or half a header, would
   otherwise stay open for good. The timer runs whenever h11 waits for a
-  request head and is not restarted by the bytes that trickle in.
+  request head and is not restarted by the bytes that trickle in. It also
+  bounds the head's size at ``MAX_HEAD_BYTES`` (431): h11's own 16 KiB
+  bound only applies to a head still incomplete, not to one that arrives
+  whole in a single read.
 * ``LimitedWebSocketProtocol`` (on uvicorn's ``websockets-sansio`` protocol,
   with ``ws_transport``'s coalesced writes):
 
@@ -48,6 +51,7 @@ from .limits import Limits
 from .ws_transport import CoalescingWebSocketProtocol
 
 __all__ = [
+    "MAX_HEAD_BYTES",
     "TRANSPORT_EXTENSION",
     "HeaderTimeoutH11Protocol",
     "LimitedWebSocketProtocol",
@@ -57,6 +61,14 @@ __all__ = [
 
 #: ASGI scope extension naming the WebSocket transport's ``abort`` callable.
 TRANSPORT_EXTENSION = "actorscope.transport"
+#: Largest request head (request line and headers), as h11 bounds incomplete ones.
+MAX_HEAD_BYTES = 16 << 10
+
+_HEAD_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+    b"content-length: 32\r\n\r\nrequest header fields too large\n"
+)
 
 _log = logging.getLogger("actorscope.server")
 
@@ -82,8 +94,22 @@ class HeaderTimeoutH11Protocol(H11Protocol):
         self._watch_head()
 
     def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and not self._upgraded and self._head_too_large(data):
+            _log.info("refused a request head over %d bytes", MAX_HEAD_BYTES)
+            self._stop_head_timer()
+            self.transport.write(_HEAD_TOO_LARGE)
+            self.transport.close()
+            return
         super().data_received(data)
         self._watch_head()
+
+    def _head_too_large(self, data: bytes) -> bool:
+        buffered = self.conn.trailing_data[0]
+        if len(buffered) + len(data) <= MAX_HEAD_BYTES:
+            return False  # the common case: nothing to search
+        # More than the bound has come: the head must end within it.
+        head = bytes(buffered) + data
+        return head.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4) < 0
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

@@ -93,10 +93,12 @@ async def test_files_left_loose_by_an_older_version_are_tightened(
     first = await serve_process("--demo", "--data", str(data))
     first.kill()
     await first.proc.wait()
-    for path in [data / "actorscope.sqlite", *data.glob("actorscope.sqlite-*")]:
+    ours = [data / "actorscope.sqlite", *data.glob("actorscope.sqlite-*"), data / "server-token"]
+    ours += list((data / "actors").glob("*.sqlite*"))
+    for path in ours:
         os.chmod(path, 0o644)
     await serve_process("--demo", "--data", str(data))
-    for path in [data / "actorscope.sqlite", *data.glob("actorscope.sqlite-*")]:
+    for path in ours:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
