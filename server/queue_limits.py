@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable
-from typing import Protocol
 
 from . import errors
 
@@ -33,21 +32,16 @@ MAX_NAMES = 32
 MAX_NAME_LENGTH = 256
 
 
-class _Named(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
 def capacity() -> int:
     """The most messages the queue holds across names not waited for."""
     return MAX_PER_NAME * MAX_NAMES
 
 
-def check_send(pending: Iterable[_Named], name: str, waiting: Collection[str]) -> None:
+def check_send(pending: Iterable[str], name: str, waiting: Collection[str]) -> None:
     """Refuse a send of ``name`` that would pass a bound.
 
     Args:
-        pending: the messages in the queue now.
+        pending: the names of the messages in the queue now.
         name: the name being sent.
         waiting: names the workflow waits for right now.
 
@@ -57,7 +51,7 @@ def check_send(pending: Iterable[_Named], name: str, waiting: Collection[str]) -
     """
     if len(name) > MAX_NAME_LENGTH:
         raise errors.invalid_request(f"queue names are at most {MAX_NAME_LENGTH} characters")
-    counts = Counter(message.name for message in pending)
+    counts = Counter(pending)
     if counts[name] >= MAX_PER_NAME:
         raise errors.InspectorError(
             409, "queue", "full", f"the queue holds its maximum of {MAX_PER_NAME} {name!r} messages"

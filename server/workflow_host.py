@@ -32,6 +32,7 @@ from actorscope.engine import (
 )
 from actorscope.engine.errors import WorkflowBusy
 from actorscope.engine.model import EntryStatus, MessageKind, StepKind
+from actorscope.engine.queue import list_message_names
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 
 from . import errors, queue_limits
@@ -157,12 +158,13 @@ class WorkflowHost:
     # queue ----------------------------------------------------------------------
 
     async def send(self, name: str, value: Any) -> None:
-        queue_limits.check_send(await self.runner.queue_messages(), name, self._waiting)
+        pending = await list_message_names(self._driver)
+        queue_limits.check_send(pending, name, self._waiting)
         await self.runner.send(name, value)
         await self._refresh_queue_size()
 
     async def _refresh_queue_size(self) -> None:
-        size = len(await self.runner.queue_messages())
+        size = len(await list_message_names(self._driver))
         if size != self._queue_size:
             self._queue_size = size
             self._actor.emit(QueueChanged(size))
