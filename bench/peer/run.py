@@ -388,7 +388,9 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.role == "actorscope":
-        asyncio.run(_actorscope_server())
+        from actorscope.server import eventloop
+
+        eventloop.run(_actorscope_server())  # the loop `actorscope serve` runs on
         return 0
     _print(_run(args), args)
     return 0
