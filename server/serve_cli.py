@@ -1,6 +1,6 @@
 """``actorscope serve``: run a server in the foreground and print where to connect.
 
-Auth (PROTOCOL.md §6): outside ``--dev``, the server always has a server-wide
+Auth (docs/PROTOCOL.md §6): outside ``--dev``, the server always has a server-wide
 token. Give it in a file (``--inspector-token-file PATH``) or the environment
 (``ACTORSCOPE_INSPECTOR_TOKEN``); ``--inspector-token T`` works too, but puts
 it in the process list for every local user to read. Otherwise the token
@@ -11,7 +11,7 @@ token turns auth off and says so.
 Limits: ``--max-body-bytes N`` (HTTP bodies, default 1 MiB: bigger get 413)
 and ``--header-timeout S`` (seconds to send a request head, default 10).
 
-``--keep-attempts N`` bounds the archive of what replays discarded (issue #5):
+``--keep-attempts N`` bounds the archive of what replays discarded:
 each workflow keeps its newest N attempts (default 20); an older one answers
 404 ``workflow.attempt_not_found``.
 """
