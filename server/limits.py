@@ -15,6 +15,10 @@ the code agree:
   message it carries, so the frame parser allows ``wire_allowance`` more.
 * ``close_timeout`` — seconds a closing WebSocket peer gets to take its close
   frame before its transport is aborted.
+* ``write_stall_timeout`` — seconds a connection's transport may stay full
+  (the peer takes no bytes while the server has some to send) before it is
+  aborted: an HTTP client or a WebSocket peer that stops reading must not
+  hold its socket and task for good.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_HEADER_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_WRITE_STALL_TIMEOUT",
     "MAX_MESSAGE_BYTES",
     "Limits",
     "add_limit_arguments",
@@ -42,6 +47,8 @@ DEFAULT_HEADER_TIMEOUT = 10.0
 MAX_MESSAGE_BYTES = 1 << 20
 #: Default seconds a closing WebSocket peer gets to take its close frame.
 DEFAULT_CLOSE_TIMEOUT = 10.0
+#: Default seconds a connection may stay unable to write before it is aborted.
+DEFAULT_WRITE_STALL_TIMEOUT = 60.0
 
 
 @attrs.frozen
@@ -52,11 +59,12 @@ class Limits:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     max_message_bytes: int = MAX_MESSAGE_BYTES
     close_timeout: float = DEFAULT_CLOSE_TIMEOUT
+    write_stall_timeout: float = DEFAULT_WRITE_STALL_TIMEOUT
 
     def __attrs_post_init__(self) -> None:
         if self.max_body_bytes < 1 or self.max_message_bytes < 1:
             raise ValueError("size limits must be positive")
-        if self.header_timeout <= 0 or self.close_timeout <= 0:
+        if min(self.header_timeout, self.close_timeout, self.write_stall_timeout) <= 0:
             raise ValueError("timeouts must be positive")
 
     @property

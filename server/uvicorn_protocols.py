@@ -13,6 +13,10 @@ What they add, each where only the protocol can do it:
   bounds the head's size at ``MAX_HEAD_BYTES`` (431): h11's own 16 KiB
   bound only applies to a head still incomplete, not to one that arrives
   whole in a single read.
+* both: **a write stall bound.** When the transport's buffer passes its
+  high-water mark (the peer stopped taking bytes) and stays there for
+  ``write_stall_timeout`` seconds, the transport is aborted; uvicorn would
+  otherwise wait for it to drain for as long as the peer stays connected.
 * ``LimitedWebSocketProtocol`` (on uvicorn's ``websockets-sansio`` protocol,
   with ``ws_transport``'s coalesced writes):
 
@@ -73,6 +77,31 @@ _HEAD_TOO_LARGE = (
 _log = logging.getLogger("actorscope.server")
 
 
+class _StallTimer:
+    """Aborts ``transport`` if writing stays paused for ``timeout`` seconds."""
+
+    __slots__ = ("_handle", "_loop", "_timeout")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self._loop = loop
+        self._timeout = timeout
+        self._handle: asyncio.TimerHandle | None = None
+
+    def paused(self, transport: asyncio.Transport) -> None:
+        if self._handle is None:
+            self._handle = self._loop.call_later(self._timeout, self._stalled, transport)
+
+    def resumed(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _stalled(self, transport: asyncio.Transport) -> None:
+        self._handle = None
+        _log.warning("aborting a connection whose peer took no bytes for %gs", self._timeout)
+        transport.abort()
+
+
 def abort_from_scope(scope: Any) -> Any:
     """The ``abort()`` the protocol put in ``scope``, or ``None`` (another server)."""
     extension = (scope.get("extensions") or {}).get(TRANSPORT_EXTENSION)
@@ -83,11 +112,21 @@ class HeaderTimeoutH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, closing connections slow to send a request head."""
 
     header_timeout: float = Limits().header_timeout
+    write_stall_timeout: float = Limits().write_stall_timeout
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
         self._upgraded = False
+        self._stall = _StallTimer(self.loop, self.write_stall_timeout)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._stall.paused(self.transport)
+
+    def resume_writing(self) -> None:
+        self._stall.resumed()
+        super().resume_writing()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -117,6 +156,7 @@ class HeaderTimeoutH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        self._stall.resumed()
         super().connection_lost(exc)
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
@@ -158,11 +198,25 @@ class LimitedWebSocketProtocol(CoalescingWebSocketProtocol):
 
     message_limit: int = Limits().max_message_bytes
     reap_timeout: float = Limits().close_timeout
+    write_stall_timeout: float = Limits().write_stall_timeout
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.close_timeout = self.reap_timeout
         self._answered_bad_handshake = False
+        self._stall = _StallTimer(self.loop, self.write_stall_timeout)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._stall.paused(self.transport)
+
+    def resume_writing(self) -> None:
+        self._stall.resumed()
+        super().resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stall.resumed()
+        super().connection_lost(exc)
 
     def abort(self) -> None:
         """Drop the connection now, whatever is still unwritten."""
@@ -227,9 +281,11 @@ def protocol_classes(
 
     class Http(HeaderTimeoutH11Protocol):
         header_timeout = limits.header_timeout
+        write_stall_timeout = limits.write_stall_timeout
 
     class WebSocket(LimitedWebSocketProtocol):
         message_limit = limits.max_message_bytes
         reap_timeout = limits.close_timeout
+        write_stall_timeout = limits.write_stall_timeout
 
     return Http, WebSocket

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from actorscope.protocol.framing import encode_to_server
+from actorscope.protocol.messages import StateRequest, ToServer
 from actorscope.server import ws_inspector
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.limits import Limits
@@ -44,6 +46,33 @@ head = b""
 while b"\r\n\r\n" not in head:
     head += sock.recv(1)
 assert head.startswith(b"HTTP/1.1 101"), head
+print(sock.getsockname()[1], flush=True)
+time.sleep(3600)
+"""
+
+# A client that asks many times and reads no answer: ``http`` pipelines GETs
+# of PATH; ``ws`` upgrades, then sends the masked binary frame FRAME_HEX many times.
+_ASKER = r"""
+import os, socket, sys, time
+host, port, path, token, mode, frame_hex = sys.argv[1:7]
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+sock.connect((host, int(port)))
+auth = f"Authorization: Bearer {token}\r\n"
+if mode == "http":
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}\r\n".encode()
+    sock.sendall(request * 200)
+else:
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Sec-WebSocket-Version: 13\r\n{auth}\r\n".encode()
+    )
+    payload = bytes.fromhex(frame_hex)
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    frame = bytes([0x82, 0x80 | len(payload)]) + mask + masked
+    sock.sendall(frame * 2000)
 print(sock.getsockname()[1], flush=True)
 time.sleep(3600)
 """
@@ -223,6 +252,49 @@ async def test_non_reading_inspector_is_aborted_in_serve(
             lambda: _fd_count(pid) <= baseline, f"the serve fd count to return to {baseline}"
         )
         assert peer.returncode is None
+    finally:
+        peer.kill()
+        await peer.wait()
+
+
+@pytest.mark.parametrize("mode", ["http", "ws"])
+async def test_a_peer_that_asks_but_never_reads_is_aborted(
+    server_factory: object, tmp_path: Path, mode: str
+) -> None:
+    # No close is involved: the server just cannot write its answers.
+    assert callable(server_factory)
+    limits = Limits(write_stall_timeout=1.0)
+    srv: RunningServer = await server_factory(limits=limits, registry=_registry())
+    actor_id = srv.directory.actors()[0].actor_id
+    token = srv.server_token
+    assert token is not None
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=srv.url, headers=headers, timeout=TIMEOUT) as http:
+        # ~256 KiB answers, so that a few fill every buffer on the way.
+        await _push_inspector(http, actor_id, 0)
+    await _until(lambda: not _accepted_sockets(srv.port), "the warm-up connection to close")
+    baseline = len(_open_fds())
+
+    if mode == "http":
+        path, frame = f"/gateway/{actor_id}/inspector/state", b""
+    else:
+        path = f"/gateway/{actor_id}/inspector/connect"
+        frame = encode_to_server(ToServer(StateRequest(id=1)), 4)
+    out = tmp_path / "asker.out"
+    with out.open("wb") as sink:
+        peer = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _ASKER, srv.host, str(srv.port), path, token, mode,
+            frame.hex(), stdout=sink,
+        )  # fmt: skip
+    try:
+        await _until(lambda: out.read_text().endswith("\n"), "the peer to connect")
+        peer_port = int(out.read_text())
+        await _until(
+            lambda: not _holds_socket_to(peer_port, srv.port),
+            "the server to drop the socket of a peer that never reads its answers",
+        )
+        assert peer.returncode is None
+        await _until(lambda: len(_open_fds()) <= baseline, f"the fd count to return to {baseline}")
     finally:
         peer.kill()
         await peer.wait()
