@@ -193,7 +193,7 @@ function openReplayDialog(page, row) {
 
   (async () => {
     try {
-      const preview = await api("POST", inspector(page.actorId, "workflow/replay"), { entryId: row.id, dryRun: true });
+      const preview = await api("POST", inspector(page.actorId, "workflow/replay"), { step: row.path, dryRun: true });
       fill(body, previewView(preview, row));
       restore = restoreSection(preview, model, restoreBox);
       confirm.disabled = false;
@@ -206,7 +206,8 @@ function openReplayDialog(page, row) {
   confirm.addEventListener("click", async () => {
     confirm.disabled = true;
     err.hidden = true;
-    const request = { entryId: row.id };
+    // By path: the audit then names the step as the operator saw it.
+    const request = { step: row.path };
     if (reason.value.trim()) request.reason = reason.value.trim();
     if (restore && restore.checked()) request.restoreState = true;
     try {
