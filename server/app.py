@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from .directory import ActorSystem
-from .event_stream import event_stream_routes
+from .event_stream import OpenStreams, event_stream_routes
 from .gateway import gateway_routes
 from .http_api import inspector_http_routes
 from .management import management_routes
@@ -36,15 +36,22 @@ def build_app(
     value_codec: ValueCodec,
     max_protocol_version: int = NEWEST_VERSION,
 ) -> Starlette:
-    """The server's ASGI app over ``system``'s actors."""
+    """The server's ASGI app over ``system``'s actors.
+
+    ``app.state.event_streams`` holds the open event streams
+    (``event_stream.end_event_streams(app)`` ends them at shutdown).
+    """
+    streams = OpenStreams()
     routes: list[BaseRoute] = [
         *gateway_routes(system),
         *inspector_websocket_routes(
             system, value_codec=value_codec, max_protocol_version=max_protocol_version
         ),
         *inspector_http_routes(system),
-        *event_stream_routes(system),
+        *event_stream_routes(system, streams),
         *management_routes(system),
         *web_ui_routes(system),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.event_streams = streams
+    return app

@@ -52,7 +52,7 @@ from .workflow_status import workflow_status
 if TYPE_CHECKING:
     from actorscope.engine import HistorySnapshot
 
-__all__ = ["EventStream", "event_stream_routes", "format_event"]
+__all__ = ["EventStream", "OpenStreams", "end_event_streams", "event_stream_routes", "format_event"]
 
 #: Seconds between checks of whether a step started or stopped running
 #: (the engine announces history writes, not step starts).
@@ -111,6 +111,12 @@ class EventStream:
         # The newest history seen: the status check runs every 100 ms and
         # must not reload the history from the store each time.
         self._snapshot: HistorySnapshot | None = None
+        self.closed = False
+
+    def close(self) -> None:
+        """End the stream at its next wake-up (server shutdown)."""
+        self.closed = True
+        self._ready.set()
 
     def push(self, name: str, data: Any) -> None:
         # Re-inserting moves the kind to the end: events leave in the order
@@ -148,7 +154,7 @@ class EventStream:
 
     async def next_chunk(self, timeout: float) -> bytes | None:
         """The pending events as bytes, or ``None`` after ``timeout`` s with none."""
-        if not self._pending:
+        if not self._pending and not self.closed:
             self._ready.clear()
             try:
                 await asyncio.wait_for(self._ready.wait(), timeout)
@@ -158,14 +164,52 @@ class EventStream:
         return b"".join(format_event(name, data) for name, data in pending.items())
 
 
-async def _events(unsubscribe: Callable[[], None], stream: EventStream) -> AsyncIterator[bytes]:
-    # Runs until the client goes away: starlette then cancels this generator.
+class OpenStreams:
+    """The streams being served, so that a server shutting down can end them.
+
+    A stream never ends on its own; without this, shutdown would wait out
+    uvicorn's graceful timeout and then cancel them mid-response.
+    """
+
+    def __init__(self) -> None:
+        self._streams: set[EventStream] = set()
+        self.closing = False
+
+    def add(self, stream: EventStream) -> None:
+        self._streams.add(stream)
+        if self.closing:
+            stream.close()
+
+    def discard(self, stream: EventStream) -> None:
+        self._streams.discard(stream)
+
+    def close_all(self) -> None:
+        self.closing = True
+        for stream in list(self._streams):
+            stream.close()
+
+
+def end_event_streams(app: Any) -> None:
+    """End every event stream of ``app`` (a ``build_app`` application), if it has any."""
+    streams = getattr(getattr(app, "state", None), "event_streams", None)
+    if isinstance(streams, OpenStreams):
+        streams.close_all()
+
+
+async def _events(
+    unsubscribe: Callable[[], None], stream: EventStream, streams: OpenStreams
+) -> AsyncIterator[bytes]:
+    # Runs until the client goes away (starlette then cancels this generator)
+    # or the server shuts down (``OpenStreams.close_all``).
+    streams.add(stream)
     try:
         yield b": actorscope event stream\n\n"
         silent = 0.0
-        while True:
+        while not stream.closed:
             stream.check_status()
             chunk = await stream.next_chunk(STATUS_POLL_SECONDS)
+            if stream.closed:
+                return
             if chunk is not None:
                 silent = 0.0
                 yield chunk
@@ -175,10 +219,11 @@ async def _events(unsubscribe: Callable[[], None], stream: EventStream) -> Async
                 silent = 0.0
                 yield b": keep-alive\n\n"
     finally:
+        streams.discard(stream)
         unsubscribe()
 
 
-def _endpoint(system: ActorSystem) -> Callable[[Request], Any]:
+def _endpoint(system: ActorSystem, streams: OpenStreams) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         try:
             actor_id = request.path_params.get("actorId")
@@ -199,7 +244,7 @@ def _endpoint(system: ActorSystem) -> Callable[[Request], Any]:
             return internal_error(request)
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(
-            _events(unsubscribe, stream),
+            _events(unsubscribe, stream, streams),
             media_type="text/event-stream",
             headers=headers,
         )
@@ -207,9 +252,9 @@ def _endpoint(system: ActorSystem) -> Callable[[Request], Any]:
     return endpoint
 
 
-def event_stream_routes(system: ActorSystem) -> list[BaseRoute]:
+def event_stream_routes(system: ActorSystem, streams: OpenStreams) -> list[BaseRoute]:
     """``/gateway/{actorId}/inspector/events`` and, for a single-actor server, the root."""
-    endpoint = _endpoint(system)
+    endpoint = _endpoint(system, streams)
     return [
         Route("/gateway/{actorId}/inspector/events", endpoint, methods=["GET"]),
         Route("/inspector/events", endpoint, methods=["GET"]),

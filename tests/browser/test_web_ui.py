@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "images" / "workflow-tab.png"
 # Generous: the machine running these is shared and slow.
 WAIT_MS = 30_000
+SERVE = [sys.executable, "-m", "actorscope", "serve", "--demo", "--port", "0"]
 
 
 @attrs.define
@@ -60,8 +61,7 @@ class Served:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "actorscope", "serve", "--demo", "--port", "0"]
-        + ["--data", str(tmp_path / "data")],
+        [*SERVE, "--data", str(tmp_path / "data")],
         stdout=subprocess.PIPE,
         stderr=(tmp_path / "serve.log").open("w"),
         text=True,
@@ -126,9 +126,9 @@ def test_sign_in_wrong_token_then_server_token(page: Page, served: Served) -> No
     # The order workflow ends its first run waiting for the approval message.
     order_row = page.locator("tr", has=page.locator("a.actor-link[data-name=order]"))
     expect(order_row.locator(".badge")).to_have_text("waiting", timeout=WAIT_MS)
-    expect(page.locator("tr", has=page.locator("a[data-name=counter]")).locator(".badge")).to_have_text(
-        "no workflow"
-    )
+    expect(
+        page.locator("tr", has=page.locator("a[data-name=counter]")).locator(".badge")
+    ).to_have_text("no workflow")
     # Kept for this tab only: never a cookie, never in the URL.
     assert page.evaluate("sessionStorage.getItem('actorscope.token')") == served.token
     assert page.context.cookies() == []

@@ -167,7 +167,7 @@ function openMenu(opener, at, items) {
 // Replay dialog ------------------------------------------------------------------
 
 function openReplayDialog(page, row) {
-  const model = page.model;
+  const { model } = page;
   const body = h("div", { class: "dialog-body", id: "replay-preview" }, h("p", { class: "muted" }, "Computing what this replay would discard…"));
   const reason = h("textarea", { id: "replay-reason", rows: 3, placeholder: "why replay? (kept in the audit)", "aria-label": "Reason" });
   const restoreBox = h("div", { id: "replay-restore" });
@@ -215,10 +215,8 @@ function openReplayDialog(page, row) {
       close();
       const archived = res.attempt ? `, archived as attempt ${res.attempt}` : "";
       toast(`replayed from ${row.path}: ${res.discarded} entries discarded${archived}`);
-      if (res.history) {
-        model.history = res.history;
-        page.emit("history");
-      }
+      // The tree follows the event stream: the answer's history (right after
+      // the rewind) may be older than pushes of the re-run already shown.
     } catch (e) {
       showErr(e);
       confirm.disabled = false;

@@ -1,0 +1,251 @@
+"""The web inspector's replay controls around running and failed steps, and dev mode.
+
+These need workflows the demo does not have: a step that runs until the test
+lets it finish (``gated``), and a step whose first attempt fails with a retry
+an hour away (``flaky``). The server is the real one (``start_server``, on
+127.0.0.1 port 0, SQLite in a temp dir), run in a thread with its own event
+loop so the test drives Chromium synchronously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from actorscope.engine import WorkflowContext
+from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
+from actorscope.server.runner import RunningServer, ServerConfig, start_server
+from playwright.sync_api import Page, expect
+
+TOKEN = "browser-controls-token-0123456789"
+WAIT_MS = 30_000
+IN_PROGRESS = "Step currently in progress"
+
+# Per actor id; only touched from the server's event loop.
+_gates: dict[str, asyncio.Event] = {}
+_charges: dict[str, int] = {}
+
+
+def _gate(actor_id: str) -> asyncio.Event:
+    return _gates.setdefault(actor_id, asyncio.Event())
+
+
+async def _wait_for_gate(actor: ActorContext) -> str:
+    await _gate(actor.actor_id).wait()
+    return "worked"
+
+
+async def _gated(wf: WorkflowContext, actor: ActorContext) -> None:
+    await wf.step("prepare", lambda: "ready")
+    await wf.step("work", lambda: _wait_for_gate(actor))
+    await wf.sleep("rest", 3600)
+
+
+def _release(ctx: ActorContext) -> bool:
+    _gate(ctx.actor_id).set()
+    return True
+
+
+def _charge(actor: ActorContext) -> str:
+    count = _charges.get(actor.actor_id, 0)
+    _charges[actor.actor_id] = count + 1
+    if count == 0:
+        raise RuntimeError("card declined")
+    return "charged"
+
+
+async def _flaky(wf: WorkflowContext, actor: ActorContext) -> None:
+    await wf.step("prepare", lambda: "ready")
+    # The retry is an hour away: only a replay runs the step again soon.
+    await wf.step("charge", lambda: _charge(actor), retry_base=3600, retry_cap=3600)
+    await wf.sleep("rest", 3600)
+
+
+def _registry() -> Registry:
+    return Registry(
+        [
+            ActorDefinition("gated", {"n": 0}, {"release": _release}, _gated),
+            ActorDefinition("flaky", None, {}, _flaky),
+        ]
+    )
+
+
+class ThreadServer:
+    """A real server on its own event loop in a thread."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server: RunningServer = self.run(start_server(config))
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
+
+    def actor_id(self, name: str) -> str:
+        return next(a.actor_id for a in self.server.directory.actors(name))
+
+    def http(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if self.server.server_token:
+            headers["Authorization"] = f"Bearer {self.server.server_token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.server.url + path, data=data, method=method, headers=headers
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def stop(self) -> None:
+        self.run(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
+        self.loop.close()
+
+
+ServerFactory = Callable[..., ThreadServer]
+
+
+@pytest.fixture
+def thread_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    started: list[ThreadServer] = []
+
+    def factory(**overrides: Any) -> ThreadServer:
+        config = ServerConfig(
+            registry=_registry(),
+            data_dir=tmp_path / f"data-{len(started)}",
+            server_token=TOKEN,
+            create=(("gated", "one"), ("flaky", "one")),
+        )
+        for name, value in overrides.items():
+            config = type(config)(**{**_fields(config), name: value})
+        started.append(ThreadServer(config))
+        return started[-1]
+
+    yield factory
+    for running in started:
+        running.stop()
+
+
+def _fields(config: ServerConfig) -> dict[str, Any]:
+    import attrs
+
+    return attrs.asdict(config, recurse=False)
+
+
+def open_workflow(page: Page, running: ThreadServer, name: str) -> None:
+    actor_id = running.actor_id(name)
+    page.goto(running.server.url + "/ui/")
+    if running.server.server_token:
+        page.fill("#token", running.server.server_token)
+        page.click("form.signin button[type=submit]")
+    page.click(f"a.actor-link[data-name={name}]")
+    expect(page.locator(".actor-head .actor-id")).to_have_text(actor_id)
+    page.click("#tab-workflow")
+    expect(page.locator(".live")).to_have_text("live", timeout=WAIT_MS)
+
+
+def test_replay_controls_disabled_while_a_step_runs(
+    page: Page, thread_server: ServerFactory
+) -> None:
+    running = thread_server()
+    open_workflow(page, running, "gated")
+    # "work" has no entry until it returns; the page still shows it running.
+    expect(page.locator("#wf-status")).to_have_text("running", timeout=WAIT_MS)
+    expect(page.locator("#wf-running")).to_have_text("running: work")
+    expect(page.locator("#wf-tree .entry.running[data-path='work']")).to_be_visible()
+    button = page.locator("#replay-current")
+    expect(button).to_be_disabled()
+    tip = page.locator("#replay-current-tip")
+    expect(tip).to_have_attribute("title", IN_PROGRESS)
+    # The explanation is reachable from the keyboard too, and shown on focus.
+    tip.focus()
+    shown = page.evaluate(
+        "getComputedStyle(document.getElementById('replay-current-tip'), '::after').content"
+    )
+    assert shown == f'"{IN_PROGRESS}"'
+
+    # The step menu is open to reach, but its replay item is disabled and says why.
+    page.locator("#wf-tree .entry[data-path='prepare']").click(button="right")
+    item = page.locator("#menu-replay")
+    expect(item).to_be_disabled()
+    expect(item).to_have_attribute("title", IN_PROGRESS)
+    page.keyboard.press("Escape")
+    expect(page.locator("#step-menu")).to_have_count(0)
+
+    # The step finishes (released over HTTP): the controls come back, live.
+    running.http("POST", f"/gateway/{running.actor_id('gated')}/inspector/action/release")
+    expect(page.locator("#wf-tree .entry[data-path='work']")).to_have_attribute(
+        "data-status", "COMPLETED", timeout=WAIT_MS
+    )
+    expect(button).to_be_enabled(timeout=WAIT_MS)
+    expect(page.locator("#wf-status")).to_have_text("sleeping")
+    expect(tip).to_have_attribute("title", "Replay from work")
+
+
+def test_failed_step_waiting_for_retry_can_be_replayed(
+    page: Page, thread_server: ServerFactory
+) -> None:
+    running = thread_server()
+    open_workflow(page, running, "flaky")
+    charge = page.locator("#wf-tree .entry[data-path='charge']")
+    expect(charge).to_have_attribute("data-status", "FAILED", timeout=WAIT_MS)
+    expect(charge).to_contain_text("card declined")
+    expect(page.locator("#wf-status")).to_have_text("failed")
+    # The current step is the failed one; its retry is an hour away.
+    expect(page.locator("#replay-current")).to_be_enabled()
+    expect(page.locator("#replay-current-tip")).to_have_attribute("title", "Replay from charge")
+    page.click("#replay-current")
+    dialog = page.locator("dialog.replay-dialog")
+    expect(dialog).to_contain_text("failed and waits for its retry")
+    expect(dialog.locator("#replay-discard")).to_contain_text("charge")
+    page.fill("#replay-reason", "the card works now")
+    page.click("#replay-confirm")
+    expect(charge).to_have_attribute("data-status", "COMPLETED", timeout=WAIT_MS)
+    expect(charge).to_contain_text('"charged"')
+    expect(page.locator("#wf-status")).to_have_text("sleeping", timeout=WAIT_MS)
+    page.click("#tab-replays")
+    expect(page.locator("#replays-table tbody tr")).to_have_count(1)
+    expect(page.locator("#replays-table tbody tr").first).to_contain_text("the card works now")
+
+
+def test_a_refused_replay_shows_its_code(page: Page, thread_server: ServerFactory) -> None:
+    running = thread_server()
+    gated = running.actor_id("gated")
+    open_workflow(page, running, "gated")
+    expect(page.locator("#wf-status")).to_have_text("running", timeout=WAIT_MS)
+    running.http("POST", f"/gateway/{gated}/inspector/action/release")
+    expect(page.locator("#replay-current")).to_be_enabled(timeout=WAIT_MS)
+    page.click("#replay-current")
+    expect(page.locator("#replay-confirm")).to_be_enabled(timeout=WAIT_MS)
+
+    async def close_gate() -> None:
+        _gate(gated).clear()
+
+    # Meanwhile another operator replays from the start: "work" runs again
+    # and has no entry until it returns, so the dialog's target is gone.
+    running.run(close_gate())
+    running.http("POST", f"/gateway/{gated}/inspector/workflow/replay", {})
+    expect(page.locator("#wf-running")).to_have_text("running: work", timeout=WAIT_MS)
+    page.click("#replay-confirm")
+    error = page.locator("#replay-error")
+    expect(error).to_contain_text("workflow.step_not_found: ", timeout=WAIT_MS)
+    expect(error).to_contain_text("'work'")
+    expect(page.locator("dialog.replay-dialog")).to_be_visible()
+    page.click("#replay-cancel")
+    running.http("POST", f"/gateway/{gated}/inspector/action/release")
+
+
+def test_dev_mode_needs_no_sign_in(page: Page, thread_server: ServerFactory) -> None:
+    running = thread_server(dev=True, server_token=None)
+    page.goto(running.server.url + "/ui/")
+    expect(page.locator("#who")).to_have_text("signed in: dev mode, no token", timeout=WAIT_MS)
+    expect(page.locator("#signout")).to_be_hidden()
+    expect(page.locator("a.actor-link")).to_have_count(2)
+    expect(page.locator("#token")).to_have_count(0)
