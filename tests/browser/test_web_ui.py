@@ -107,7 +107,7 @@ def entry(page: Page, path: str) -> Any:
 
 
 def test_banner_prints_the_ui_url_first(served: Served) -> None:
-    assert served.banner[0] == f"web inspector: {served.url}/ui/ (sign in with the server token)"
+    assert served.banner[0] == f"web inspector: {served.url}/ui/"
 
 
 def test_sign_in_wrong_token_then_server_token(page: Page, served: Served) -> None:
