@@ -14,7 +14,8 @@ and the token never goes in the URL. Each event is ``event: NAME`` plus one
 * ``workflow`` ``{"status", "executing", "retrying"}`` — see
   ``workflow_status.py`` (``executing`` lists the paths of the steps running
   now: the history cannot show a step before it finishes);
-* ``schedules`` ``{"schedules"}`` — when the actor's schedules change.
+* ``schedules`` ``{"schedules"}`` — the pending schedules, in the form of
+  ``GET /inspector/schedules`` (docs/PROTOCOL.md §9.8), after each change.
 
 The stream opens with one event of each kind that applies to the actor (the
 current values), then sends changes. A slow reader never grows memory: the
@@ -47,6 +48,7 @@ from .inspector_api import (
     StateChanged,
 )
 from .jsonvalues import history_to_json, to_jsonable
+from .schedule_json import schedule_to_json
 from .workflow_status import workflow_status
 
 if TYPE_CHECKING:
@@ -67,22 +69,6 @@ def format_event(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def _schedule_json(schedule: Any) -> dict[str, Any]:
-    return {
-        "id": schedule.id,
-        "name": schedule.name,
-        "kind": schedule.kind,
-        "action": schedule.action,
-        "args": to_jsonable(schedule.args),
-        "nextRunAt": schedule.next_run_at_ms,
-        "lastRunAt": schedule.last_run_at_ms,
-        "expression": schedule.expression,
-        "timezone": schedule.timezone,
-        "intervalMs": schedule.interval_ms,
-        "maxHistory": schedule.max_history,
-    }
-
-
 def _event_payload(event: InspectorEvent) -> tuple[str, Any]:
     match event:
         case StateChanged(state=state):
@@ -96,7 +82,7 @@ def _event_payload(event: InspectorEvent) -> tuple[str, Any]:
         case HistoryChanged(history=snapshot):
             return "history", {"history": history_to_json(snapshot)}
         case SchedulesChanged(schedules=schedules):
-            return "schedules", {"schedules": [_schedule_json(s) for s in schedules]}
+            return "schedules", {"schedules": [schedule_to_json(s) for s in schedules]}
     raise AssertionError(f"unknown inspector event {event!r}")
 
 
@@ -137,6 +123,7 @@ class EventStream:
         if actor.is_state_enabled:
             self.push("state", {"state": to_jsonable(actor.state())})
         self.on_event(ConnectionsChanged(actor.connections()))
+        self.on_event(SchedulesChanged(await actor.schedules()))
         if actor.workflow is not None:
             self.push("queue", {"size": (await actor.queue_status(0)).size})
             self.on_event(HistoryChanged(await actor.workflow.history()))

@@ -67,11 +67,20 @@ async def _flaky(wf: WorkflowContext, actor: ActorContext) -> None:
     await wf.sleep("rest", 3600)
 
 
+def _plan(ctx: ActorContext) -> str:
+    return ctx.schedule.every(3600, "tick", "hourly", name="hourly")
+
+
+def _tick(ctx: ActorContext, label: str) -> str:
+    return label
+
+
 def _registry() -> Registry:
     return Registry(
         [
             ActorDefinition("gated", {"n": 0}, {"release": _release}, _gated),
             ActorDefinition("flaky", None, {}, _flaky),
+            ActorDefinition("planner", None, {"plan": _plan, "tick": _tick}),
         ]
     )
 
@@ -121,7 +130,7 @@ def thread_server(tmp_path: Path) -> Iterator[ServerFactory]:
             registry=_registry(),
             data_dir=tmp_path / f"data-{len(started)}",
             server_token=TOKEN,
-            create=(("gated", "one"), ("flaky", "one")),
+            create=(("gated", "one"), ("flaky", "one"), ("planner", "one")),
         )
         for name, value in overrides.items():
             config = type(config)(**{**_fields(config), name: value})
@@ -139,7 +148,7 @@ def _fields(config: ServerConfig) -> dict[str, Any]:
     return attrs.asdict(config, recurse=False)
 
 
-def open_workflow(page: Page, running: ThreadServer, name: str) -> None:
+def open_actor(page: Page, running: ThreadServer, name: str) -> None:
     actor_id = running.actor_id(name)
     page.goto(running.server.url + "/ui/")
     if running.server.server_token:
@@ -147,8 +156,12 @@ def open_workflow(page: Page, running: ThreadServer, name: str) -> None:
         page.click("form.signin button[type=submit]")
     page.click(f"a.actor-link[data-name={name}]")
     expect(page.locator(".actor-head .actor-id")).to_have_text(actor_id)
-    page.click("#tab-workflow")
     expect(page.locator(".live")).to_have_text("live", timeout=WAIT_MS)
+
+
+def open_workflow(page: Page, running: ThreadServer, name: str) -> None:
+    open_actor(page, running, name)
+    page.click("#tab-workflow")
 
 
 def test_replay_controls_disabled_while_a_step_runs(
@@ -242,10 +255,36 @@ def test_a_refused_replay_shows_its_code(page: Page, thread_server: ServerFactor
     running.http("POST", f"/gateway/{gated}/inspector/action/release")
 
 
+def test_schedules_tab_appears_live_and_cancels(page: Page, thread_server: ServerFactory) -> None:
+    running = thread_server()
+    open_actor(page, running, "planner")
+    # No state, no workflow, no schedules yet: only what it has.
+    expect(page.locator("#tab-actions")).to_be_visible()
+    for absent in ("state", "workflow", "queue", "database", "schedules"):
+        expect(page.locator(f"#tab-{absent}")).to_have_count(0)
+    page.click("#tab-actions")
+    page.locator("form[data-action=plan] button[type=submit]").click()
+    expect(page.locator("form[data-action=plan] pre.result")).to_contain_text('"hourly"')
+    # The schedule arrives over the event stream; the tab appears without a reload.
+    expect(page.locator("#tab-schedules")).to_be_visible(timeout=WAIT_MS)
+    page.click("#tab-schedules")
+    row = page.locator("#panel tbody tr", has_text="hourly")
+    expect(row).to_contain_text("every")
+    expect(row).to_contain_text('tick("hourly")')
+    row.locator("button", has_text="History").click()
+    expect(page.locator("#schedule-history h3")).to_have_text("History of hourly")
+    row.locator("button", has_text="Cancel").click()
+    expect(page.locator("#toast")).to_contain_text("cancelled hourly")
+    expect(page.locator("#tab-schedules")).to_have_count(0, timeout=WAIT_MS)
+    assert running.http("GET", f"/gateway/{running.actor_id('planner')}/inspector/schedules") == {
+        "schedules": []
+    }
+
+
 def test_dev_mode_needs_no_sign_in(page: Page, thread_server: ServerFactory) -> None:
     running = thread_server(dev=True, server_token=None)
     page.goto(running.server.url + "/ui/")
     expect(page.locator("#who")).to_have_text("signed in: dev mode, no token", timeout=WAIT_MS)
     expect(page.locator("#signout")).to_be_hidden()
-    expect(page.locator("a.actor-link")).to_have_count(2)
+    expect(page.locator("a.actor-link")).to_have_count(3)
     expect(page.locator("#token")).to_have_count(0)

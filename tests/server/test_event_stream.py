@@ -41,9 +41,14 @@ async def _gated(wf: WorkflowContext, actor: ActorContext) -> None:
     await wf.sleep("rest", 3600)
 
 
+def _plan(ctx: ActorContext) -> str:
+    return ctx.schedule.every(3600, "tick", name="hourly")
+
+
 def _registry() -> Registry:
     definitions = list(demo_registry())
     definitions.append(ActorDefinition("gated", None, {}, _gated))
+    definitions.append(ActorDefinition("planner", None, {"plan": _plan, "tick": lambda ctx: 1}))
     return Registry(definitions)
 
 
@@ -144,10 +149,11 @@ async def test_opens_with_current_values_then_pushes_state(
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         assert r.headers["cache-control"] == "no-cache"
-        initial = await read_until(stream, _initial_done({"state", "connections"}))
+        initial = await read_until(stream, _initial_done({"state", "connections", "schedules"}))
         assert dict(initial) == {
             "state": {"state": {"count": 0}},
             "connections": {"connections": []},
+            "schedules": {"schedules": []},
         }
         # No workflow: no queue, history or workflow events.
         called = await http.post(
@@ -207,6 +213,21 @@ async def test_a_running_step_is_reported_before_it_has_an_entry(
         assert idle[-1][1]["status"] == "sleeping"
 
 
+async def test_schedules_are_pushed(server_factory: Any, auth: dict[str, str]) -> None:
+    running: RunningServer = await server_factory(registry=_registry())
+    planner = next(a.actor_id for a in running.directory.actors("planner"))
+    path = f"/gateway/{planner}/inspector/events"
+    async with follow(running.url, path, auth) as (http, _r, stream):
+        initial = await read_until(stream, lambda e: e[0] == "schedules")
+        assert initial[-1] == ("schedules", {"schedules": []})
+        await http.post(f"/gateway/{planner}/inspector/action/plan", json={"args": []})
+        pushed = await read_until(stream, lambda e: e[0] == "schedules")
+        (schedule,) = pushed[-1][1]["schedules"]
+        listed = (await http.get(f"/gateway/{planner}/inspector/schedules")).json()
+        assert listed["schedules"] == [schedule]
+        assert (schedule["id"], schedule["kind"], schedule["action"]) == ("hourly", "every", "tick")
+
+
 async def test_a_slow_reader_gets_the_newest_value_once(
     server: RunningServer, demo_ids: dict[str, str]
 ) -> None:
@@ -228,7 +249,7 @@ async def test_server_stop_ends_open_streams(server_factory: Any, auth: dict[str
         _r,
         stream,
     ):
-        await read_until(stream, _initial_done({"state", "connections"}))
+        await read_until(stream, _initial_done({"state", "connections", "schedules"}))
         stopping = asyncio.create_task(running.stop())
         # The response ends cleanly (a complete chunked body), not cut off.
         rest = [event async for event in stream]

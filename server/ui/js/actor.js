@@ -137,9 +137,8 @@ async function loadSchedules(actorId) {
     const res = await api("GET", inspector(actorId, "schedules"));
     return res.schedules;
   } catch (err) {
-    // A server without schedules over HTTP answers a plain 404: no tab then.
-    if (err instanceof ApiError && err.status === 404 && err.group === "http") return null;
-    if (err instanceof ApiError && err.fullCode === "workflow.not_enabled") return null;
+    // A server without schedules over HTTP answers 404 for the route: no tab then.
+    if (err instanceof ApiError && err.status === 404 && (err.group === "http" || err.fullCode === "request.route_not_found")) return null;
     toast(describe(err), "error");
     return null;
   }
