@@ -60,6 +60,12 @@ class DeletePrefix:
     prefix: bytes
 
 
+def _op_tuple(
+    ops: Iterable[Set | Delete | DeletePrefix],
+) -> tuple[Set | Delete | DeletePrefix, ...]:
+    return tuple(ops)
+
+
 @attrs.frozen
 class Linked:
     """Apply ``ops`` to ``driver`` in the same atomic batch as the ops around it.
@@ -69,7 +75,7 @@ class Linked:
     """
 
     driver: Any
-    ops: tuple[Set | Delete | DeletePrefix, ...] = attrs.field(converter=tuple)
+    ops: tuple[Set | Delete | DeletePrefix, ...] = attrs.field(converter=_op_tuple)
 
 
 BatchOp: TypeAlias = Set | Delete | DeletePrefix | Linked
@@ -144,8 +150,8 @@ def check_ops(ops: Iterable[BatchOp]) -> tuple[BatchOp, ...]:
             _check_bytes("prefix", op.prefix)
         elif type(op) is Linked:
             for inner in op.ops:
-                if type(inner) is Linked:
-                    raise TypeError("a Linked op cannot hold another Linked op")
+                if not isinstance(inner, Set | Delete | DeletePrefix):
+                    raise TypeError(f"a Linked op holds only Set/Delete/DeletePrefix: {inner!r}")
             check_ops(op.ops)
         else:
             raise TypeError(f"not a batch op: {op!r}")
