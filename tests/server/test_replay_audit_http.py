@@ -101,7 +101,7 @@ async def _quick(
 async def test_a_replay_that_cannot_be_audited_changes_nothing(
     server_factory: Any, auth: dict[str, str]
 ) -> None:
-    async with _quick(server_factory, auth) as (server, http, quick):
+    async with _quick(server_factory, auth) as (_server, http, quick):
         before = await quick.history()
         bad_bodies = [
             b'{"reason": "\\ud800"}',  # valid JSON, a lone surrogate
@@ -135,7 +135,7 @@ async def test_a_replay_that_cannot_be_audited_changes_nothing(
 async def test_refusals_never_evict_a_done_replay(
     server_factory: Any, auth: dict[str, str]
 ) -> None:
-    async with _quick(server_factory, auth) as (server, http, quick):
+    async with _quick(server_factory, auth) as (_server, http, quick):
         r = await http.post(quick.base + "/workflow/replay", json={"reason": "the real one"})
         assert r.status_code == 200, r.text
         url = quick.base + "/workflow/replay"
@@ -156,7 +156,7 @@ async def test_refusals_never_evict_a_done_replay(
         seqs = [r["seq"] for r in records]
         assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
     # Counting: a fresh server, 25 identical refusals → one record, count 25.
-    async with _quick(server_factory, auth) as (server2, http2, quick2):
+    async with _quick(server_factory, auth) as (_server2, http2, quick2):
         for _ in range(25):
             r = await http2.post(
                 quick2.base + "/workflow/replay", json={"entryId": "nope", "reason": "same"}
@@ -206,7 +206,7 @@ async def test_replays_are_paged(server_factory: Any, auth: dict[str, str]) -> N
 async def test_a_full_page_stays_far_below_one_mebibyte(
     server_factory: Any, auth: dict[str, str]
 ) -> None:
-    async with _quick(server_factory, auth) as (server, http, quick):
+    async with _quick(server_factory, auth) as (_server, http, quick):
         url = quick.base + "/workflow/replay"
         # The worst reason to render: every character escapes to six bytes.
         worst = "\x01" * MAX_REASON_CHARS
@@ -225,7 +225,7 @@ async def test_a_full_page_stays_far_below_one_mebibyte(
 async def test_concurrent_replays_record_what_each_did(
     server_factory: Any, auth: dict[str, str]
 ) -> None:
-    async with _quick(server_factory, auth) as (server, http, quick):
+    async with _quick(server_factory, auth) as (_server, http, quick):
         url = quick.base + "/workflow/replay"
         answers = await asyncio.gather(
             *(http.post(url, json={"reason": f"r{n}"}) for n in range(10))

@@ -64,9 +64,8 @@ class Actor:
         self.base = f"/gateway/{actor_id}/inspector"
 
     async def history(self) -> dict[str, Any]:
-        history: dict[str, Any] = (await self.http.get(self.base + "/workflow-history")).json()[
-            "history"
-        ]
+        answer = await self.http.get(self.base + "/workflow-history")
+        history: dict[str, Any] = answer.json()["history"]
         return history
 
     async def names(self) -> list[str]:
