@@ -67,6 +67,18 @@ async def _flaky(wf: WorkflowContext, actor: ActorContext) -> None:
     await wf.sleep("rest", 3600)
 
 
+async def _ledger(wf: WorkflowContext, actor: ActorContext) -> None:
+    for name in ("a", "b", "c"):
+
+        async def write(name: str = name) -> str:
+            actor.state["log"].append(name)
+            await actor.save_state()
+            return name
+
+        await wf.step(name, write)
+    await wf.sleep("rest", 3600)
+
+
 def _plan(ctx: ActorContext) -> str:
     return ctx.schedule.every(3600, "tick", "hourly", name="hourly")
 
@@ -81,6 +93,7 @@ def _registry() -> Registry:
             ActorDefinition("gated", {"n": 0}, {"release": _release}, _gated),
             ActorDefinition("flaky", None, {}, _flaky),
             ActorDefinition("planner", None, {"plan": _plan, "tick": _tick}),
+            ActorDefinition("ledger", {"log": []}, {}, _ledger, state_checkpoints=True),
         ]
     )
 
@@ -130,7 +143,7 @@ def thread_server(tmp_path: Path) -> Iterator[ServerFactory]:
             registry=_registry(),
             data_dir=tmp_path / f"data-{len(started)}",
             server_token=TOKEN,
-            create=(("gated", "one"), ("flaky", "one"), ("planner", "one")),
+            create=(("gated", "one"), ("flaky", "one"), ("planner", "one"), ("ledger", "one")),
         )
         for name, value in overrides.items():
             config = type(config)(**{**_fields(config), name: value})
@@ -281,10 +294,58 @@ def test_schedules_tab_appears_live_and_cancels(page: Page, thread_server: Serve
     }
 
 
+def test_replay_can_restore_the_state_checkpoint(page: Page, thread_server: ServerFactory) -> None:
+    running = thread_server()
+    ledger = running.actor_id("ledger")
+    open_workflow(page, running, "ledger")
+    expect(page.locator("#wf-status")).to_have_text("sleeping", timeout=WAIT_MS)
+    page.locator("#wf-tree .entry[data-path='b']").click(button="right")
+    page.click("#menu-replay")
+    restore = page.locator("#replay-restore-state")
+    expect(restore).to_be_visible(timeout=WAIT_MS)
+    diff = page.locator("#replay-state-diff")
+    expect(diff).to_be_hidden()
+    restore.check()
+    expect(diff).to_be_visible()
+    # Back to the state before "b": its entry and c's leave the log.
+    changes = page.locator("#replay-state-changes tbody tr")
+    expect(changes).to_have_count(2)
+    expect(changes.nth(0)).to_contain_text("log[1]")
+    expect(changes.nth(0)).to_contain_text("remove")
+    expect(changes.nth(0)).to_contain_text('"b"')
+    expect(diff).to_contain_text("state restored")
+    page.fill("#replay-reason", "rewind the ledger too")
+    page.click("#replay-confirm")
+    expect(page.locator("dialog.replay-dialog")).to_have_count(0)
+    expect(page.locator("#wf-tree .entry[data-path='c']")).to_have_attribute(
+        "data-status", "COMPLETED", timeout=WAIT_MS
+    )
+    expect(page.locator("#wf-status")).to_have_text("sleeping", timeout=WAIT_MS)
+    # Restored, then b and c ran again: no duplicates in the log.
+    assert running.http("GET", f"/gateway/{ledger}/inspector/state")["state"] == {
+        "log": ["a", "b", "c"]
+    }
+    page.click("#tab-replays")
+    row = page.locator("#replays-table tbody tr").first
+    expect(row).to_contain_text("rewind the ledger too")
+    expect(row).to_contain_text("restored")
+
+
+def test_no_restore_offered_without_checkpoints(page: Page, thread_server: ServerFactory) -> None:
+    running = thread_server()
+    open_workflow(page, running, "gated")
+    running.http("POST", f"/gateway/{running.actor_id('gated')}/inspector/action/release")
+    expect(page.locator("#replay-current")).to_be_enabled(timeout=WAIT_MS)
+    page.click("#replay-current")
+    expect(page.locator("#replay-confirm")).to_be_enabled(timeout=WAIT_MS)
+    expect(page.locator("#replay-restore-state")).to_have_count(0)
+    expect(page.locator("#replay-restore-unavailable")).to_have_count(0)
+
+
 def test_dev_mode_needs_no_sign_in(page: Page, thread_server: ServerFactory) -> None:
     running = thread_server(dev=True, server_token=None)
     page.goto(running.server.url + "/ui/")
     expect(page.locator("#who")).to_have_text("signed in: dev mode, no token", timeout=WAIT_MS)
     expect(page.locator("#signout")).to_be_hidden()
-    expect(page.locator("a.actor-link")).to_have_count(3)
+    expect(page.locator("a.actor-link")).to_have_count(4)
     expect(page.locator("#token")).to_have_count(0)

@@ -391,7 +391,7 @@ function timeline(spans) {
     const width = Math.max(((end - start) / span) * 100, 0.4);
     const kind = (s.attributes.find((a) => a.key === "actorscope.kind") || {}).value;
     const failed = s.status && s.status.code === 2;
-    return h("li", { class: failed ? "span error" : "span" },
+    return h("li", { class: failed ? "span failed" : "span" },
       h("span", { class: "span-name" }, s.name, h("small", {}, ` ${kind ? kind.stringValue : ""}`)),
       h("span", { class: "span-track" },
         h("span", { class: "span-bar", style: { marginLeft: `${left.toFixed(2)}%`, width: `${width.toFixed(2)}%` } })),

@@ -58,7 +58,8 @@ export function mountWorkflow(panel, page) {
         roots.map((n) => renderNode(n, runningPaths, busy, 0)),
         pending.map((p) => h("li", {}, h("div", { class: "entry running", "data-path": p },
           h("span", { class: "entry-name" }, h("span", { class: "kind" }, "step"), p),
-          statusBadge("RUNNING"), h("span", {}, ""), h("span", {}, ""), h("span", { class: "muted" }, "in progress…"), h("span", {}, ""))))));
+          h("span", { class: "state" }, statusBadge("RUNNING")), h("span", { class: "attempts" }), h("span", { class: "duration" }),
+          h("span", { class: "output muted" }, "in progress…"), h("span", { class: "more" }))))));
   }
 
   // Depth indents the first column only, so the other columns stay aligned.
@@ -77,7 +78,7 @@ export function mountWorkflow(panel, page) {
         type: "button", class: "more", "aria-haspopup": "menu", "aria-label": `Actions for step ${r.path}`,
         onclick: (ev) => stepMenu(ev.currentTarget, null, r, busy),
       }, "…")
-      : h("span", {});
+      : h("span", { class: "more" });
     const row = h("div", {
       class: `entry ${isStep ? "step" : r.kind}${running ? " running" : ""}`,
       "data-path": r.path, "data-entry-id": r.id, "data-status": status,
@@ -86,7 +87,7 @@ export function mountWorkflow(panel, page) {
       h("span", { class: "kind" }, r.kind), h("span", { class: "name" }, r.name),
       h("button", { type: "button", class: "path", title: "Copy this path", "aria-label": `Copy path ${r.path}`, onclick: () => copyText(r.path) }, r.path),
       r.detail && ((r.output !== undefined && r.output !== null) || r.error) ? h("small", { class: "muted" }, ` ${r.detail}`) : null),
-    statusBadge(status),
+    h("span", { class: "state" }, statusBadge(status)),
     h("span", { class: "attempts", title: "attempts" }, r.attempts ? `×${r.attempts}` : ""),
     h("span", { class: "duration", title: `started ${clock(r.startedAt)}, finished ${clock(r.finishedAt)}` }, duration(r.durationMs)),
     h("span", { class: "output" }, out),
@@ -195,7 +196,7 @@ function openReplayDialog(page, row) {
     try {
       const preview = await api("POST", inspector(page.actorId, "workflow/replay"), { step: row.path, dryRun: true });
       fill(body, previewView(preview, row));
-      restore = restoreSection(preview, model, restoreBox);
+      restore = await restoreSection(page, row, restoreBox);
       confirm.disabled = false;
     } catch (e) {
       fill(body, h("p", {}, "The server will not replay from here."));
@@ -251,36 +252,49 @@ function previewView(preview, row) {
 }
 
 // Restoring the actor's state to its checkpoint at the boundary: offered when
-// the dry run says the actor keeps state checkpoints.
-function restoreSection(preview, model, box) {
-  const info = preview.restoreState;
-  if (!info || info.available === false) {
-    box.replaceChildren();
+// a dry run with restoreState says it can be done (the actor keeps state
+// checkpoints), with the diff it would apply.
+async function restoreSection(page, row, box) {
+  box.replaceChildren();
+  if (!page.model.isStateEnabled) return null;
+  let preview;
+  try {
+    preview = await api("POST", inspector(page.actorId, "workflow/replay"), { step: row.path, dryRun: true, restoreState: true });
+  } catch (e) {
+    // No checkpoints: nothing to offer. Any other refusal says why it cannot be offered.
+    if (e.fullCode !== "workflow.state_checkpoints_disabled") {
+      box.replaceChildren(h("p", { class: "note", id: "replay-restore-unavailable" }, `State restore is not possible here: ${describe(e)}`));
+    }
     return null;
   }
   const check = h("input", { type: "checkbox", id: "replay-restore-state" });
-  const diff = stateDiffView(model.state, info.state);
-  box.replaceChildren(h("label", { class: "check" }, check, " Restore the state to its checkpoint at the boundary"), diff);
+  const diff = stateDiffView(preview.state);
+  box.replaceChildren(
+    h("label", { class: "check", for: "replay-restore-state" }, check, " Also restore the actor state to its checkpoint at the boundary"),
+    diff);
   diff.hidden = true;
   check.addEventListener("change", () => { diff.hidden = !check.checked; });
   return { checked: () => check.checked };
 }
 
-/** The state now and as it would be restored, key by key, side by side. */
-export function stateDiffView(now, then) {
-  const keys = new Set([...Object.keys(isObj(now) ? now : {}), ...Object.keys(isObj(then) ? then : {})]);
-  const rows = isObj(now) && isObj(then)
-    ? [...keys].sort().map((k) => {
-      const a = JSON.stringify(now[k]);
-      const b = JSON.stringify(then[k]);
-      return h("tr", { class: a === b ? "same" : "changed" }, h("td", {}, h("code", {}, k)), h("td", {}, a ?? "(absent)"), h("td", {}, b ?? "(absent)"));
-    })
-    : [h("tr", { class: "changed" }, h("td", {}, "(state)"), h("td", {}, JSON.stringify(now)), h("td", {}, JSON.stringify(then)))];
-  return h("div", { class: "table-wrap", id: "replay-state-diff" },
-    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "key"), h("th", {}, "now"), h("th", {}, "restored"))), h("tbody", {}, rows)));
+function pointer(path) {
+  return path.length ? path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("").replace(/^\./, "") : "(whole state)";
 }
 
-const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+/** The state now and as restored, side by side, and the changes between them. */
+export function stateDiffView(state) {
+  const changes = state.diff || [];
+  return h("div", { id: "replay-state-diff", class: "state-diff" },
+    h("p", {}, changes.length ? `${changes.length} change${changes.length === 1 ? "" : "s"} to the state:` : "The state would not change."),
+    changes.length ? table(["where", "change", "now", "restored"], changes.map((c) => [
+      h("code", {}, pointer(c.path)), c.op,
+      "from" in c ? h("code", {}, short(c.from, 60)) : "—",
+      "to" in c ? h("code", {}, short(c.to, 60)) : "—",
+    ]), { id: "replay-state-changes" }) : null,
+    h("div", { class: "side-by-side" },
+      h("div", {}, h("h3", {}, "state now"), h("pre", { class: "json" }, JSON.stringify(state.current, null, 2))),
+      h("div", {}, h("h3", {}, "state restored"), h("pre", { class: "json" }, JSON.stringify(state.restored, null, 2)))));
+}
 
 // Replays tab (the audit) --------------------------------------------------------
 
@@ -293,24 +307,48 @@ function targetText(record) {
 
 export function mountReplays(panel, page) {
   const body = h("div", { id: "replays" });
+  const more = h("button", { type: "button", id: "replays-older" }, "Show older");
+  more.hidden = true;
   let timer = null;
+  let shown = []; // records, newest first
+  let nextBefore = null;
+  const row = (r) => [
+    dateTime(r.at), r.transport, r.credential, h("code", {}, targetText(r)),
+    r.boundary ? h("code", {}, r.boundary.path) : "-", String(r.discarded),
+    r.result === "done"
+      ? statusBadge("done")
+      : h("span", { class: "err-text" }, `refused${r.dryRun ? " at preview" : ""}${r.count > 1 ? ` ×${r.count}` : ""}: ${r.refusal ? `${r.refusal.code}: ${r.refusal.message}` : ""}`),
+    r.stateRestored ? "restored" : "-",
+    r.attempt ? h("a", { href: `#/actor/${encodeURIComponent(page.actorId)}/attempts`, "data-attempt": r.attempt, onclick: () => { sessionStorage.setItem("actorscope.attempt", String(r.attempt)); } }, `#${r.attempt}`) : "-",
+    r.reason || "",
+  ];
+  function render() {
+    fill(body, shown.length
+      ? table(["when", "transport", "credential", "target", "boundary", "discarded", "result", "state", "attempt", "reason"], shown.map(row), { id: "replays-table" })
+      : h("p", { class: "muted" }, "No replays yet."));
+    more.hidden = nextBefore === null;
+  }
   async function refresh() {
     try {
-      const { replays } = await api("GET", inspector(page.actorId, "workflow/replays"));
-      fill(body, replays.length
-        ? table(["when", "transport", "credential", "target", "boundary", "discarded", "result", "attempt", "reason"], replays.map((r) => [
-          dateTime(r.at), r.transport, r.credential, h("code", {}, targetText(r)),
-          r.boundary ? h("code", {}, r.boundary.path) : "-", String(r.discarded),
-          r.result === "done" ? statusBadge("done") : h("span", { class: "err-text" }, `refused${r.dryRun ? " (at preview)" : ""}: ${r.refusal ? `${r.refusal.code}: ${r.refusal.message}` : ""}`),
-          r.attempt ? h("a", { href: `#/actor/${encodeURIComponent(page.actorId)}/attempts`, "data-attempt": r.attempt, onclick: () => { sessionStorage.setItem("actorscope.attempt", String(r.attempt)); } }, `#${r.attempt}`) : "-",
-          r.reason || "",
-        ]), { id: "replays-table" })
-        : h("p", { class: "muted" }, "No replays yet."));
+      const res = await api("GET", inspector(page.actorId, "workflow/replays?limit=50"));
+      shown = res.replays;
+      nextBefore = res.nextBefore ?? null;
+      render();
     } catch (e) {
       fill(body, h("p", { class: "error", role: "alert" }, describe(e)));
     }
   }
-  fill(panel, h("h2", {}, "Replays"), h("p", { class: "help" }, "Every replay, from any transport, done or refused; the credential class, never the token."), body);
+  more.addEventListener("click", async () => {
+    try {
+      const res = await api("GET", inspector(page.actorId, `workflow/replays?limit=50&before=${nextBefore}`));
+      shown = shown.concat(res.replays);
+      nextBefore = res.nextBefore ?? null;
+      render();
+    } catch (e) {
+      toast(describe(e), "error");
+    }
+  });
+  fill(panel, h("h2", {}, "Replays"), h("p", { class: "help" }, "Every replay, from any transport, done or refused; the credential class, never the token."), body, more);
   refresh();
   return {
     update(kind) {
@@ -330,7 +368,7 @@ export function mountAttempts(panel, page) {
   let shown = null; // {number, attempt, history}
   async function refresh() {
     try {
-      const { replays } = await api("GET", inspector(page.actorId, "workflow/replays"));
+      const { replays } = await api("GET", inspector(page.actorId, "workflow/replays?limit=200"));
       const numbers = [...new Set(replays.filter((r) => r.attempt).map((r) => r.attempt))].sort((a, b) => b - a);
       fill(list, numbers.length
         ? numbers.map((n) => h("button", { type: "button", "data-attempt": n, "aria-pressed": String(shown && shown.number === n), onclick: () => open(n) }, `Attempt ${n}`))
