@@ -64,15 +64,15 @@ def test_the_page_fetches_nothing_from_elsewhere() -> None:
 
 
 def test_every_file_is_in_the_wheel() -> None:
-    """pyproject's package-data globs cover every file the page serves."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    globs = config["tool"]["setuptools"]["package-data"]["actorscope.server"]
-    server_dir = UI_DIR.parent
-    for path in ui_files().values():
-        relative = path.relative_to(server_dir).as_posix()
-        assert any(
-            fnmatch.fnmatch(relative, g) and relative.count("/") == g.count("/") for g in globs
-        ), relative
+    """pyproject's package data covers every file the page serves."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    data = setuptools["package-data"]
+    for name in ui_files():
+        folder, _, filename = ("ui/" + name).rpartition("/")
+        package = "actorscope.server." + folder.replace("/", ".")
+        assert package in setuptools["packages"], name
+        assert any(fnmatch.fnmatch(filename, g) for g in data.get(package, [])), name
+    assert UI_DIR.name == "ui"
 
 
 async def test_actor_list_needs_a_token(server: RunningServer) -> None:
