@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 import pytest
 from playwright.sync_api import Page, expect
+from websockets.sync.client import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "images" / "workflow-tab.png"
@@ -302,6 +303,72 @@ def test_order_state_action_approval_replays_and_attempts(page: Page, served: Se
     page.click("#attempt-list button[data-attempt='1']")
     expect(page.locator("#attempt-view h3")).to_have_text("Attempt 1")
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_counter_connections_traces_and_keyboard_tabs(page: Page, served: Served) -> None:
+    counter = served.actor_id("counter")
+    sign_in(page, served)
+    page.click("a.actor-link[data-name=counter]")
+    expect(page.locator(".live")).to_have_text("live", timeout=WAIT_MS)
+    # No workflow: none of its tabs; no connections yet: no Connections tab.
+    for absent in ("workflow", "queue", "replays", "attempts", "connections", "database"):
+        expect(page.locator(f"#tab-{absent}")).to_have_count(0)
+    ws_url = served.url.replace("http://", "ws://") + f"/gateway/{counter}/connect"
+    with connect(ws_url, additional_headers={"Authorization": f"Bearer {served.token}"}):
+        # A client connects: the tab appears, pushed to the open page.
+        expect(page.locator("#tab-connections")).to_be_visible(timeout=WAIT_MS)
+        open_tab(page, "connections")
+        expect(page.locator("#panel h2")).to_have_text("Connections (1)")
+    expect(page.locator("#tab-connections")).to_have_count(0, timeout=WAIT_MS)
+
+    # Tabs are reachable with the arrow keys.
+    page.focus("#tab-state")
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#tab-actions")).to_be_focused()
+    expect(page.locator("#tab-actions")).to_have_attribute("aria-selected", "true")
+    action = page.locator("form[data-action=increment]")
+    action.locator("input.args").fill("[5]")
+    action.locator("input.args").press("Enter")
+    expect(action.locator("pre.result")).to_contain_text("5")
+    open_tab(page, "traces")
+    span = page.locator(".timeline .span", has_text="increment")
+    expect(span).to_be_visible(timeout=WAIT_MS)
+    expect(span).to_contain_text("action")
+
+
+def test_inventory_database_is_paged(page: Page, served: Served) -> None:
+    inventory = served.actor_id("inventory")
+    for i in range(25):
+        served.http(
+            "POST", f"/gateway/{inventory}/inspector/action/add_item", {"args": [f"item-{i}", i]}
+        )
+    sign_in(page, served)
+    page.click("a.actor-link[data-name=inventory]")
+    open_tab(page, "database")
+    page.click("#panel .db-tables button:has-text('items')")
+    rows = page.locator("#db-rows tbody tr")
+    expect(rows).to_have_count(20)
+    expect(page.locator("#db-rows .pager")).to_contain_text("rows 1\u201320 of 28")
+    expect(rows.first).to_contain_text("apple")
+    page.click("#db-rows button:text('Next')")
+    expect(page.locator("#db-rows .pager")).to_contain_text("rows 21\u201328 of 28")
+    expect(rows).to_have_count(8)
+    expect(rows.last).to_contain_text("item-24")
+    expect(page.locator("#db-rows button:text('Next')")).to_be_disabled()
+    page.click("#db-rows button:text('Previous')")
+    expect(rows.first).to_contain_text("apple")
+
+
+def test_entry_paths_are_copyable(page: Page, served: Served) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(page, served)
+    page.click("a.actor-link[data-name=order]")
+    open_tab(page, "workflow")
+    iteration = page.locator("details[data-group='items/~1']")
+    iteration.locator("summary").click()
+    entry(page, "items/~1/reserve-1").locator("button.path").click()
+    expect(page.locator("#toast")).to_have_text("copied items/~1/reserve-1")
+    assert page.evaluate("navigator.clipboard.readText()") == "items/~1/reserve-1"
 
 
 def test_phone_width_is_readable(page: Page, served: Served) -> None:
