@@ -79,6 +79,26 @@ async def _ledger(wf: WorkflowContext, actor: ActorContext) -> None:
     await wf.sleep("rest", 3600)
 
 
+async def _fanout(wf: WorkflowContext, actor: ActorContext) -> None:
+    def fetch(name: str) -> Callable[[WorkflowContext], Any]:
+        async def branch(ctx: WorkflowContext) -> Any:
+            return await ctx.step("get", lambda: f"got {name}")
+
+        return branch
+
+    await wf.join("fetch", {"a": fetch("a"), "b": fetch("b")})
+
+    async def slow(ctx: WorkflowContext) -> Any:
+        await ctx.sleep("wait", 3600)
+        return "slow"
+
+    async def fast(ctx: WorkflowContext) -> Any:
+        return await ctx.step("answer", lambda: "fast")
+
+    await wf.race("pick", {"slow": slow, "fast": fast})
+    await wf.sleep("rest", 3600)
+
+
 def _plan(ctx: ActorContext) -> str:
     return ctx.schedule.every(3600, "tick", "hourly", name="hourly")
 
@@ -94,6 +114,7 @@ def _registry() -> Registry:
             ActorDefinition("flaky", None, {}, _flaky),
             ActorDefinition("planner", None, {"plan": _plan, "tick": _tick}),
             ActorDefinition("ledger", {"log": []}, {}, _ledger, state_checkpoints=True),
+            ActorDefinition("fanout", None, {}, _fanout),
         ]
     )
 
@@ -143,7 +164,13 @@ def thread_server(tmp_path: Path) -> Iterator[ServerFactory]:
             registry=_registry(),
             data_dir=tmp_path / f"data-{len(started)}",
             server_token=TOKEN,
-            create=(("gated", "one"), ("flaky", "one"), ("planner", "one"), ("ledger", "one")),
+            create=(
+                ("gated", "one"),
+                ("flaky", "one"),
+                ("planner", "one"),
+                ("ledger", "one"),
+                ("fanout", "one"),
+            ),
         )
         for name, value in overrides.items():
             config = type(config)(**{**_fields(config), name: value})
@@ -342,10 +369,30 @@ def test_no_restore_offered_without_checkpoints(page: Page, thread_server: Serve
     expect(page.locator("#replay-restore-unavailable")).to_have_count(0)
 
 
+def test_joins_and_races_show_their_branches(page: Page, thread_server: ServerFactory) -> None:
+    running = thread_server()
+    open_workflow(page, running, "fanout")
+    expect(page.locator("#wf-status")).to_have_text("sleeping", timeout=WAIT_MS)
+    join = page.locator("#wf-tree .entry[data-path='fetch']")
+    expect(join).to_contain_text("join")
+    expect(join).to_contain_text("a=COMPLETED, b=COMPLETED")
+    for branch in ("a", "b"):
+        group = page.locator(f"details[data-group='fetch/{branch}']")
+        expect(group.locator("summary")).to_contain_text(f"branch {branch}")
+        if group.get_attribute("open") is None:
+            group.locator("summary").click()
+        step = page.locator(f"#wf-tree .entry[data-path='fetch/{branch}/get']")
+        expect(step).to_contain_text(f'"got {branch}"')
+    race = page.locator("#wf-tree .entry[data-path='pick']")
+    expect(race).to_contain_text("race")
+    expect(race).to_contain_text("winner fast")
+    expect(page.locator("details[data-group='pick/fast'] summary")).to_contain_text("branch fast")
+
+
 def test_dev_mode_needs_no_sign_in(page: Page, thread_server: ServerFactory) -> None:
     running = thread_server(dev=True, server_token=None)
     page.goto(running.server.url + "/ui/")
     expect(page.locator("#who")).to_have_text("signed in: dev mode, no token", timeout=WAIT_MS)
     expect(page.locator("#signout")).to_be_hidden()
-    expect(page.locator("a.actor-link")).to_have_count(4)
+    expect(page.locator("a.actor-link")).to_have_count(5)
     expect(page.locator("#token")).to_have_count(0)

@@ -100,7 +100,8 @@ export function mountWorkflow(panel, page) {
     }
     const kids = node.children.map((c) => renderNode(c, runningPaths, busy, depth + 1));
     const groups = node.groups.map((g, i) => {
-      const open = opened.has(g.path) ? opened.get(g.path) : i === node.groups.length - 1;
+      // Loop iterations are folded but for the latest; branches all show.
+      const open = opened.has(g.path) ? opened.get(g.path) : r.kind !== "loop" || i === node.groups.length - 1;
       const det = h("details", { open, "data-group": g.path },
         h("summary", { style: indent(depth + 1) }, `${g.label} `, h("small", { class: "muted" }, `${g.children.length} entr${g.children.length === 1 ? "y" : "ies"}`)),
         h("ul", { class: "tree" }, g.children.map((c) => renderNode(c, runningPaths, busy, depth + 2))));
