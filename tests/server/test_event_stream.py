@@ -228,6 +228,17 @@ async def test_schedules_are_pushed(server_factory: Any, auth: dict[str, str]) -
         assert (schedule["id"], schedule["kind"], schedule["action"]) == ("hourly", "every", "tick")
 
 
+async def test_root_route_serves_a_single_actor_server(
+    server_factory: Any, auth: dict[str, str]
+) -> None:
+    counter = next(d for d in demo_registry() if d.name == "counter")
+    running: RunningServer = await server_factory(registry=Registry([counter]))
+    async with follow(running.url, "/inspector/events", auth) as (_http, r, stream):
+        assert r.status_code == 200
+        first = await read_until(stream, lambda e: e[0] == "state")
+        assert first[-1] == ("state", {"state": {"count": 0}})
+
+
 async def test_a_slow_reader_gets_the_newest_value_once(
     server: RunningServer, demo_ids: dict[str, str]
 ) -> None:
