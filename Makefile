@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/protocol.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/server.py
+	$(BIN)/python bench/checkpoints.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .lint

@@ -108,11 +108,14 @@ class CheckpointIndex:
         if not self.numbers or self.numbers[-1] != number:
             bisect.insort(self.numbers, number)
         self.last = value
-        evictable = [n for n in self.numbers if n != 0]
-        for old in evictable[: max(0, len(evictable) - keep)]:
-            self.numbers.remove(old)
-            ops.append(Delete(codec.int_key(codec.CHECKPOINT, old)))
-            self.floor = old if self.floor is None else max(self.floor, old)
+        # Checkpoint 0 (the initial state) is never evicted; the rest go oldest first.
+        first = 1 if self.numbers[0] == 0 else 0
+        excess = len(self.numbers) - first - keep
+        if excess > 0:
+            evicted = self.numbers[first : first + excess]
+            del self.numbers[first : first + excess]
+            ops.extend(Delete(codec.int_key(codec.CHECKPOINT, old)) for old in evicted)
+            self.floor = max(evicted[-1], self.floor or 0)
             ops.append(Set(codec.CHECKPOINT_FLOOR, str(self.floor).encode()))
         return ops
 
