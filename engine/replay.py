@@ -400,11 +400,8 @@ async def preview_restore(driver: Driver, snapshot: HistorySnapshot, plan: Repla
 async def _checkpoint_for(
     index: CheckpointIndex, driver: Driver, snapshot: HistorySnapshot, plan: ReplayPlan
 ) -> bytes:
-    boundary = plan.boundary_seq
     where = "the start" if plan.boundary_id is None else snapshot.path(plan.boundary_id)
-    entries = snapshot.entries
-    keeps = boundary is not None and bool(entries) and entries[0].seq < boundary
-    number = index.restore_point(boundary, keeps, where)
+    number = index.restore_point(plan.boundary_seq, where)
     return await read_checkpoint(driver, number, where)
 
 
