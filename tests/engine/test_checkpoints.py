@@ -245,3 +245,21 @@ async def test_linked_batches_are_all_or_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         await m.batch([Set(b"x", b"9"), Linked(object(), [Set(b"y", b"9")])])
     assert await m.get(b"x") == b"1"
+
+
+async def test_rewind_reports_the_discarded_count_its_archive_holds(driver: Driver) -> None:
+    from actorscope.engine.attempts import list_attempts
+
+    async def wf(ctx: WorkflowContext, _: Any) -> None:
+        await ctx.step("one", lambda: ctx.env.add("one"))
+        await ctx.version("v", latest=2)  # carried over by a replay, not discarded
+        await ctx.step("two", lambda: ctx.env.add("two"))
+
+    host = Host(driver, wf)
+    await host.runner.start()
+    await host.settle()
+    applied = await host.runner.rewind(path="one")
+    [attempt] = await list_attempts(driver)
+    assert (applied.attempt, len(applied.plan.discarded_ids)) == (attempt.number, attempt.entries)
+    assert attempt.entries == 2
+    await host.runner.stop()
