@@ -347,9 +347,9 @@ class ReplayOperator:
                 ``workflow.state_checkpoints_disabled`` (400),
                 ``workflow.state_checkpoint_unavailable`` (409).
         """
-        problem = reason_problem(reason)
-        if problem is not None:
-            raise errors.invalid_request(problem)
+        # The same checks as the HTTP body's, for every transport: a target
+        # or reason the audit could not hold is refused before anything.
+        ReplayRequestBody.from_json({"entryId": entry_id, "step": step, "reason": reason})
         await self.audit.open()
         target_json = {"entryId": entry_id, "step": step}
         made: list[tuple[ReplayAuditRecord, dict[str, Any] | None]] = []
