@@ -12,16 +12,16 @@ with the history and in the same batch as the step's completion:
   one before it is not stored again.
 
 Restoring for a replay whose boundary has sequence number ``B`` takes the
-checkpoint with the greatest number ``<= B`` — the state as it was just
-before the boundary entry was recorded — or checkpoint 0 when the replay
-keeps no entry at all. Checkpoints numbered above ``B`` describe discarded
+checkpoint with the greatest number ``<= B``: the state as it was just
+before the boundary entry was recorded (checkpoint 0 when nothing before it
+changed the state). Checkpoints numbered above ``B`` describe discarded
 entries and are deleted by the rewind (same batch).
 
-Bounded: at most ``keep`` checkpoints besides checkpoint 0 (default 100); the
-oldest go first, and ``k/cfl`` remembers the highest number evicted, so a
-restore that would need an evicted checkpoint is refused
-(``StateCheckpointUnavailable``) instead of restoring a wrong state. A
-capture that raises stores an empty checkpoint, which refuses a restore to
+Bounded: at most ``keep`` checkpoints besides checkpoint 0 (default 100,
+never evicted); the oldest go first, and ``k/cfl`` keeps the range of the
+numbers evicted, so a restore that would need an evicted checkpoint is
+refused (``StateCheckpointUnavailable``) instead of restoring a wrong state.
+A capture that raises stores an empty checkpoint, which refuses a restore to
 that point the same way.
 """
 
@@ -73,15 +73,21 @@ class StateCheckpoints:
 
 
 class CheckpointIndex:
-    """Which checkpoints one workflow's history holds (numbers only; values stay on disk)."""
+    """Which checkpoints one workflow's history holds (numbers only; values stay on disk).
 
-    __slots__ = ("floor", "last", "numbers")
+    ``evicted`` is ``(lo, hi)``: every checkpoint evicted from the kept part
+    of the history is numbered within it (kept ones other than 0 are all
+    above ``hi``, so a restore is refused only when an evicted one could lie
+    between the checkpoint found and the boundary).
+    """
+
+    __slots__ = ("evicted", "last", "numbers")
 
     def __init__(self) -> None:
         self.numbers: list[int] = []
         # The value of the newest checkpoint, when known (skips duplicates).
         self.last: bytes | None = None
-        self.floor: int | None = None
+        self.evicted: tuple[int, int] | None = None
 
     @classmethod
     async def load(cls, driver: Driver) -> CheckpointIndex:
@@ -89,9 +95,17 @@ class CheckpointIndex:
         rows = await driver.list(codec.CHECKPOINT)
         index.numbers = [codec.key_number(key, codec.CHECKPOINT) for key, _ in rows]
         index.last = rows[-1][1] if rows else None
-        floor = await driver.get(codec.CHECKPOINT_FLOOR)
-        index.floor = None if floor is None else int(floor)
+        evicted = await driver.get(codec.CHECKPOINT_FLOOR)
+        if evicted is not None:
+            lo, hi = evicted.split()
+            index.evicted = (int(lo), int(hi))
         return index
+
+    def _evicted_op(self) -> BatchOp:
+        if self.evicted is None:
+            return Delete(codec.CHECKPOINT_FLOOR)
+        lo, hi = self.evicted
+        return Set(codec.CHECKPOINT_FLOOR, f"{lo} {hi}".encode())
 
     def stage(self, number: int, capture: Callable[[], bytes], keep: int) -> list[BatchOp]:
         """Ops recording the state now as checkpoint ``number`` (and evicting past ``keep``)."""
@@ -108,39 +122,49 @@ class CheckpointIndex:
         if not self.numbers or self.numbers[-1] != number:
             bisect.insort(self.numbers, number)
         self.last = value
-        evictable = [n for n in self.numbers if n != 0]
-        for old in evictable[: max(0, len(evictable) - keep)]:
-            self.numbers.remove(old)
-            ops.append(Delete(codec.int_key(codec.CHECKPOINT, old)))
-            self.floor = old if self.floor is None else max(self.floor, old)
-            ops.append(Set(codec.CHECKPOINT_FLOOR, str(self.floor).encode()))
+        # Checkpoint 0 (the initial state) is never evicted; the rest go oldest first.
+        first = 1 if self.numbers[0] == 0 else 0
+        excess = len(self.numbers) - first - keep
+        if excess > 0:
+            gone = self.numbers[first : first + excess]
+            del self.numbers[first : first + excess]
+            ops.extend(Delete(codec.int_key(codec.CHECKPOINT, old)) for old in gone)
+            lo, hi = self.evicted or (gone[0], gone[-1])
+            self.evicted = (min(lo, gone[0]), max(hi, gone[-1]))
+            ops.append(self._evicted_op())
         return ops
 
-    def restore_point(self, boundary_seq: int | None, keeps_entries: bool, where: str) -> int:
+    def restore_point(self, boundary_seq: int | None, where: str) -> int:
         """The number of the checkpoint a rewind to ``boundary_seq`` restores.
 
         Raises:
             StateCheckpointUnavailable: it is not kept.
         """
-        if boundary_seq is None or not keeps_entries:
-            if self.numbers and self.numbers[0] == 0:
-                return 0
-            raise StateCheckpointUnavailable(where, "the initial state was not recorded")
+        if boundary_seq is None:  # an empty history: the initial state
+            boundary_seq = 0
         at = bisect.bisect_right(self.numbers, boundary_seq)
         if at == 0:
             raise StateCheckpointUnavailable(where, "no checkpoint was recorded before it")
         number = self.numbers[at - 1]
-        if self.floor is not None and number <= self.floor:
-            raise StateCheckpointUnavailable(where, "its checkpoint was evicted")
+        if self.evicted is not None:
+            lo, hi = self.evicted
+            if max(lo, number + 1) <= min(hi, boundary_seq):
+                raise StateCheckpointUnavailable(where, "its checkpoint was evicted")
         return number
 
     def discard_after(self, boundary_seq: int) -> list[BatchOp]:
         """Ops deleting the checkpoints of discarded entries (numbered above the boundary)."""
         at = bisect.bisect_right(self.numbers, boundary_seq)
         dropped, self.numbers = self.numbers[at:], self.numbers[:at]
+        ops: list[BatchOp] = [Delete(codec.int_key(codec.CHECKPOINT, n)) for n in dropped]
         if dropped:
             self.last = None  # the newest kept value is not in memory
-        return [Delete(codec.int_key(codec.CHECKPOINT, n)) for n in dropped]
+        if self.evicted is not None and self.evicted[1] > boundary_seq:
+            # Evictions among the discarded entries no longer matter.
+            lo = self.evicted[0]
+            self.evicted = None if lo > boundary_seq else (lo, boundary_seq)
+            ops.append(self._evicted_op())
+        return ops
 
 
 async def read_checkpoint(driver: Driver, number: int, where: str) -> bytes:

@@ -14,8 +14,8 @@ sequence numbers can be deleted with a handful of ``DeletePrefix`` ops)::
     k/ver           random token rewritten by every history batch (cache check)
     ah/<8 digits>   replay attempt header; ab/<8 digits> its archived entries
     c/<12 digits>   state checkpoint: the host state when the entry counter had
-                    that value (``engine/checkpoints.py``); k/cfl the highest
-                    checkpoint number evicted so far
+                    that value (``engine/checkpoints.py``); k/cfl the range
+                    of the checkpoint numbers evicted so far
 
 Records are MessagePack arrays (compact, fast); user values are MessagePack
 too (ARCHITECTURE.md: "User values ... are stored MessagePack-encoded").

@@ -370,9 +370,9 @@ async def apply_replay(
         ops += codec.range_from_ops(codec.ENTRY, plan.boundary_seq, last)
         ops += codec.range_from_ops(codec.META, plan.boundary_seq, last)
         ops += await _archive(store, plan, now, keep_attempts)
+        ops += store.checkpoints.discard_after(plan.boundary_seq)
         cut = store.cut_index(plan.boundary_seq)
         pins = [(e, store.meta[e.id]) for e in store.entries[cut:] if _is_pin(e)]
-        ops += store.checkpoints.discard_after(plan.boundary_seq)
         store.truncate(plan.boundary_seq)
         for entry, meta in pins:
             ops += store.reinsert(entry, meta)
@@ -416,11 +416,8 @@ async def preview_restore(driver: Driver, snapshot: HistorySnapshot, plan: Repla
 async def _checkpoint_for(
     index: CheckpointIndex, driver: Driver, snapshot: HistorySnapshot, plan: ReplayPlan
 ) -> bytes:
-    boundary = plan.boundary_seq
     where = "the start" if plan.boundary_id is None else snapshot.path(plan.boundary_id)
-    entries = snapshot.entries
-    keeps = boundary is not None and bool(entries) and entries[0].seq < boundary
-    number = index.restore_point(boundary, keeps, where)
+    number = index.restore_point(plan.boundary_seq, where)
     return await read_checkpoint(driver, number, where)
 
 
@@ -439,7 +436,8 @@ async def _archive(
         "createdAt": now,
         "targetId": plan.target_id,
         "boundaryId": plan.boundary_id,
-        "entries": len(discarded),
+        # What the replay discarded (version checks in the cut are carried over).
+        "entries": len(plan.discarded_ids),
         "state": record.state.value,
         "error": record.error,
     }

@@ -119,6 +119,13 @@ class ActorDefinition:
     database: DatabaseSetup | None = None
     state_checkpoints: int = attrs.field(default=0, converter=_checkpoints, kw_only=True)
 
+    def __attrs_post_init__(self) -> None:
+        if self.state_checkpoints and (self.workflow is None or self.initial_state is None):
+            raise ValueError(
+                f"actor definition {self.name!r}: state_checkpoints needs a state "
+                "(initial_state) and a workflow"
+            )
+
     @property
     def is_state_enabled(self) -> bool:
         return self.initial_state is not None

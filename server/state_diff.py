@@ -24,13 +24,17 @@ MAX_CHANGES = 200
 def state_diff(current: Any, restored: Any, *, limit: int = MAX_CHANGES) -> list[dict[str, Any]]:
     """The changes turning ``current`` into ``restored`` (at most ``limit``)."""
     out: list[dict[str, Any]] = []
-    _walk([], current, restored, out, limit)
+    try:
+        _walk([], current, restored, out, limit)
+    except RecursionError:
+        # Deeper than the walk can go: show the whole state replaced.
+        return [{"path": [], "op": "replace", "from": current, "to": restored}]
     return out
 
 
 def _walk(path: list[Any], old: Any, new: Any, out: list[dict[str, Any]], limit: int) -> None:
-    # Iterative over the depth would be nicer, but values reaching here were
-    # decoded from stored state, whose depth the server already bounds.
+    # Recursive: stored states are shallow in practice; a pathological depth
+    # ends in RecursionError, which state_diff turns into one whole change.
     if len(out) >= limit or _same(old, new):
         return
     if isinstance(old, dict) and isinstance(new, dict):

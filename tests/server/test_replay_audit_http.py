@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +27,14 @@ from actorscope.engine import WorkflowContext
 from actorscope.server.audit import MAX_REASON_CHARS
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.replay_ops import MAX_PAGE_SIZE
+
+_spec = importlib.util.spec_from_file_location(
+    "_inspect_cli_helpers", Path(__file__).resolve().parent / "test_inspect_cli.py"
+)
+assert _spec is not None and _spec.loader is not None
+_helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_helpers)
+inspect = _helpers.inspect
 
 TIMEOUT = 30.0
 STEPS = ("one", "two", "three")
@@ -255,3 +265,47 @@ async def test_concurrent_replays_record_what_each_did(
                 by_reason[f"r{n}"]["discarded"],
             )
         await quick.settled()
+
+
+async def test_cli_pages_the_audit(server_factory: Any, auth: dict[str, str]) -> None:
+    async with _quick(server_factory, auth) as (server, http, quick):
+        url = quick.base + "/workflow/replay"
+        for n in range(5):
+            r = await http.post(url, json={"entryId": "nope", "reason": f"refused {n}"})
+            assert r.status_code == 404
+        [actor] = server.directory.actors()
+        first = await inspect(server, "--actor", actor.actor_id, "replays", "--limit", "2")
+        assert first.code == 0, first.err
+        assert "refused 4" in first.out and "refused 3" in first.out
+        assert "refused 2" not in first.out
+        assert "older records: replays --before 4" in first.out
+        older = await inspect(
+            server, "--actor", actor.actor_id, "replays", "--limit", "2", "--before", "4", "--json"
+        )
+        assert [r["seq"] for r in json.loads(older.out)["replays"]] == [3, 2]
+        every = await inspect(
+            server, "--actor", actor.actor_id, "replays", "--all", "--limit", "2", "--json"
+        )
+        assert [r["seq"] for r in json.loads(every.out)["replays"]] == [5, 4, 3, 2, 1]
+
+
+async def test_websocket_replay_of_an_oversized_id_is_refused_unaudited(
+    server_factory: Any, auth: dict[str, str]
+) -> None:
+    from actorscope.client import InspectorClient, InspectorRequestError
+
+    async with _quick(server_factory, auth) as (server, _http, quick):
+        [actor] = server.directory.actors()
+        async with InspectorClient(server.url, actor.actor_id, actor.record.token) as client:
+            try:
+                await client.replay("x" * 100_000)
+            except InspectorRequestError as exc:
+                assert exc.code == "request.invalid"
+            else:
+                raise AssertionError("a 100,000-character entry id was not refused")
+            try:
+                await client.replay("no-such-entry")
+            except InspectorRequestError as exc:
+                assert exc.code == "workflow.step_not_found"
+        [record] = (await quick.replays()).json()["replays"]
+        assert record["target"] == {"entryId": "no-such-entry", "step": None}
