@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
 
+from . import eventloop
 from .definitions import Registry
 from .runner import RunningServer, ServerConfig, start_server
 
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         keep_attempts=args.keep_attempts,
     )
     try:
-        asyncio.run(_serve(config, source))
+        eventloop.run(_serve(config, source))
     except OSError as exc:
         print(f"actorscope serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
