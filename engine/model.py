@@ -160,8 +160,9 @@ class VersionCheckKind:
 
     ``resolved`` is ``latest`` for a run that reached the check fresh, 1 for
     a run that had already gone past that point under older code
-    (docs/PROTOCOL.md §9.4). A version check is matched by its location, not by its position
-    among its siblings (see ``context.py``), and a replay keeps it.
+    (docs/PROTOCOL.md §9.4). A version check is matched by its location, not
+    by its position among its siblings (see ``context.py``), and a replay
+    keeps it.
     """
 
     resolved: int
