@@ -69,25 +69,41 @@ def format_event(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def _event_payload(event: InspectorEvent) -> tuple[str, Any]:
+_NAMES: dict[type, str] = {
+    StateChanged: "state",
+    ConnectionsChanged: "connections",
+    QueueChanged: "queue",
+    HistoryChanged: "history",
+    SchedulesChanged: "schedules",
+}
+
+
+def _event_payload(event: InspectorEvent) -> Any:
     match event:
         case StateChanged(state=state):
-            return "state", {"state": to_jsonable(state)}
+            return {"state": to_jsonable(state)}
         case ConnectionsChanged(connections=conns):
-            return "connections", {
-                "connections": [{"id": c.id, "details": to_jsonable(c.details)} for c in conns]
-            }
+            return {"connections": [{"id": c.id, "details": to_jsonable(c.details)} for c in conns]}
         case QueueChanged(size=size):
-            return "queue", {"size": size}
+            return {"size": size}
         case HistoryChanged(history=snapshot):
-            return "history", {"history": history_to_json(snapshot)}
+            return {"history": history_to_json(snapshot)}
         case SchedulesChanged(schedules=schedules):
-            return "schedules", {"schedules": [schedule_to_json(s) for s in schedules]}
+            return {"schedules": [schedule_to_json(s) for s in schedules]}
     raise AssertionError(f"unknown inspector event {event!r}")
 
 
+def _render(value: Any) -> Any:
+    return _event_payload(value) if type(value) in _NAMES else value
+
+
 class EventStream:
-    """The pending events of one reader: the newest payload per kind, in arrival order."""
+    """The pending events of one reader: the newest payload per kind, in arrival order.
+
+    Façade events are kept as they came and turned into JSON only when
+    written, so a history superseded before the reader took it is never
+    rendered.
+    """
 
     def __init__(self, actor: ActorInstance) -> None:
         self._actor = actor
@@ -114,8 +130,7 @@ class EventStream:
     def on_event(self, event: InspectorEvent) -> None:
         if isinstance(event, HistoryChanged):
             self._snapshot = event.history
-        name, data = _event_payload(event)
-        self.push(name, data)
+        self.push(_NAMES[type(event)], event)
 
     async def initial(self) -> None:
         """Queue the current values (called after subscribing, so nothing is missed)."""
@@ -148,7 +163,7 @@ class EventStream:
             except TimeoutError:
                 return None
         pending, self._pending = self._pending, {}
-        return b"".join(format_event(name, data) for name, data in pending.items())
+        return b"".join(format_event(name, _render(value)) for name, value in pending.items())
 
 
 class OpenStreams:

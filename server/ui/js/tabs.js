@@ -160,7 +160,9 @@ export function mountSchedules(panel, page) {
         h("button", { type: "button", onclick: () => showHistory(s) }, "History"),
         h("button", { type: "button", class: "danger", onclick: () => cancelSchedule(s) }, "Cancel")),
     ])), history);
+  let following = null; // the schedule whose history is shown, kept live
   async function showHistory(s) {
+    following = s.id;
     try {
       const res = await api("GET", inspector(page.actorId, `schedules/${encodeURIComponent(s.id)}/history?limit=50`));
       fill(history, h("h3", {}, `History of ${s.id}`),
@@ -177,7 +179,14 @@ export function mountSchedules(panel, page) {
     } catch (e) { err.show(e); }
   }
   render();
-  return { update: (kind) => kind === "schedules" && render() };
+  return {
+    update(kind) {
+      if (kind !== "schedules") return;
+      render();
+      const still = (page.model.schedules || []).find((x) => x.id === following);
+      if (still) showHistory(still);
+    },
+  };
 }
 
 // Database ---------------------------------------------------------------------
