@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "images" / "workflow-tab.png"
 # Generous: the machine running these is shared and slow.
 WAIT_MS = 30_000
+# Every expectation waits as long: the machines running this are shared.
+expect.set_options(timeout=WAIT_MS)
 SERVE = [sys.executable, "-m", "actorscope", "serve", "--demo", "--port", "0"]
 
 

@@ -25,6 +25,8 @@ from playwright.sync_api import Page, expect
 
 TOKEN = "browser-controls-token-0123456789"
 WAIT_MS = 30_000
+# Every expectation waits as long: the machines running this are shared.
+expect.set_options(timeout=WAIT_MS)
 IN_PROGRESS = "Step currently in progress"
 
 # Per actor id; only touched from the server's event loop.
