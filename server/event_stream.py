@@ -2,7 +2,7 @@
 
 The HTTP twin of the WebSocket inspector's pushes, for a page or a script
 that would rather read lines than BARE frames (the built-in web inspector
-reads it). Same auth as every §8 route, ``Authorization: Bearer``; a page
+reads it). Same auth as every docs/PROTOCOL.md §8 route, ``Authorization: Bearer``; a page
 reads it with ``fetch()`` because ``EventSource`` cannot send that header,
 and the token never goes in the URL. Each event is ``event: NAME`` plus one
 ``data:`` line of JSON:

@@ -1,7 +1,7 @@
 """Where an actor's workflow stands, in one word, plus the steps running right now.
 
 The history alone cannot say that a step is running: the engine writes a
-step's entry only when its callback has returned (ENGINE.md, "Steps": no
+step's entry only when its callback has returned (docs/ENGINE.md, steps: no
 RUNNING write before the callback). The web inspector needs to know, to
 disable its replay controls while a step runs, so this asks the engine's
 active execution directly. ``status`` is one of:
