@@ -27,7 +27,8 @@ from .actor import ActorInstance
 from .directory import ActorSystem
 from .inspector_api import CredentialClass
 from .jsonvalues import history_to_json, to_jsonable
-from .replay_ops import ReplayOperator, ReplayRequestBody
+from .replay_ops import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ReplayOperator, ReplayRequestBody
+from .schedule_json import fire_to_json, schedule_to_json
 
 __all__ = [
     "authorized_actor",
@@ -239,7 +240,12 @@ async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialC
     if body.dry_run:
         return await operator.preview(body, credential=cred, transport="http")
     outcome = await operator.replay(
-        body.entry_id, step=body.step, reason=body.reason, credential=cred, transport="http"
+        body.entry_id,
+        step=body.step,
+        reason=body.reason,
+        restore_state=body.restore_state,
+        credential=cred,
+        transport="http",
     )
     return {
         "history": history_to_json(outcome.snapshot),
@@ -247,11 +253,19 @@ async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialC
         "boundary": outcome.boundary,
         "discarded": outcome.discarded,
         "attempt": outcome.attempt,
+        "stateRestored": outcome.state_restored,
     }
 
 
 async def _get_replays(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
-    return {"replays": await _operator(actor).replays()}
+    """The audit, paged: ``?limit=N`` newest N (default 50, at most 200), ``?before=SEQ``."""
+    limit = query_int(request, "limit", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    if limit < 1:
+        raise errors.invalid_request(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    before = None
+    if request.query_params.get("before"):
+        before = query_int(request, "before", 0, maximum=2**63 - 1)
+    return await _operator(actor).replays(limit, before)
 
 
 async def _get_schema(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
@@ -265,6 +279,26 @@ async def _get_rows(request: Request, actor: ActorInstance, _: CredentialClass) 
     limit = query_int(request, "limit", 100)
     offset = query_int(request, "offset", 0, maximum=2**63 - 1)
     return {"rows": to_jsonable(await actor.database_rows(table, limit, offset))}
+
+
+async def _get_schedules(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
+    return {"schedules": [schedule_to_json(s) for s in await actor.schedules()]}
+
+
+async def _get_schedule_history(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
+    schedule_id = request.path_params["scheduleId"]
+    fires = await actor.schedule_history(schedule_id, query_int(request, "limit", 100))
+    return {"scheduleId": schedule_id, "history": [fire_to_json(f) for f in fires]}
+
+
+async def _delete_schedule(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
+    schedule_id = request.path_params["scheduleId"]
+    kind = request.query_params.get("kind", "")
+    deleted = await actor.delete_schedule(schedule_id, kind)
+    if not deleted and not actor.scheduler.exists(schedule_id):
+        # §9.8: an unknown id is a 404; a known id of another kind is ``deleted: false``.
+        raise errors.schedule_not_found(schedule_id)
+    return {"scheduleId": schedule_id, "deleted": deleted}
 
 
 _ROUTES: tuple[tuple[str, str, Handler], ...] = (
@@ -281,6 +315,10 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/inspector/workflow/replays", _get_replays),
     ("GET", "/inspector/database/schema", _get_schema),
     ("GET", "/inspector/database/rows", _get_rows),
+    # docs/PROTOCOL.md §9.8; ``:path`` because a schedule's name may hold a slash.
+    ("GET", "/inspector/schedules", _get_schedules),
+    ("GET", "/inspector/schedules/{scheduleId:path}/history", _get_schedule_history),
+    ("DELETE", "/inspector/schedules/{scheduleId:path}", _delete_schedule),
 )
 
 

@@ -29,6 +29,7 @@ from .app import build_app
 from .body_limit import BodyLimit
 from .definitions import Registry
 from .directory import ActorSystem
+from .event_stream import end_event_streams
 from .limits import MAX_MESSAGE_BYTES, Limits
 from .store import ActorStore
 from .traces import DEFAULT_TRACE_CAPACITY
@@ -124,6 +125,8 @@ class RunningServer:
         if self._stopped:
             return
         self._stopped = True
+        # Event streams never end by themselves: end them, or shutdown waits.
+        end_event_streams(self._server.config.app)
         self._server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
