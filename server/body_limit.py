@@ -43,6 +43,11 @@ class BodyLimit:
         self.app = app
         self.max_bytes = max_bytes
 
+    @property
+    def state(self) -> Any:
+        """The wrapped app's ``state``: what is found on the app is found through this."""
+        return getattr(self.app, "state", None)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
