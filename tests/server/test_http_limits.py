@@ -16,7 +16,7 @@ from actorscope.server.limits import Limits
 from actorscope.server.runner import RunningServer
 
 TIMEOUT = 30.0
-HEAD_TIMEOUT = 0.5
+HEAD_TIMEOUT = 1.0
 
 
 async def _open(srv: RunningServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
