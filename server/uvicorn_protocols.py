@@ -4,7 +4,7 @@ The server runs uvicorn with these two subclasses instead of the stock
 ``h11`` and ``websockets-sansio`` protocols (``protocol_classes(limits)``).
 What they add, each where only the protocol can do it:
 
-* ``HeaderTimeoutH11Protocol`` — a bounded time to receive a complete
+* ``LimitedH11Protocol`` — a bounded time to receive a complete
   request head. uvicorn only times out keep-alive connections between
   requests, and its keep-alive timer is cancelled by the first byte of the
   next request; a connection that sends nothing, or half a header, would
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -57,7 +58,7 @@ from .ws_transport import CoalescingWebSocketProtocol
 __all__ = [
     "MAX_HEAD_BYTES",
     "TRANSPORT_EXTENSION",
-    "HeaderTimeoutH11Protocol",
+    "LimitedH11Protocol",
     "LimitedWebSocketProtocol",
     "abort_from_scope",
     "protocol_classes",
@@ -102,14 +103,15 @@ class _StallTimer:
         transport.abort()
 
 
-def abort_from_scope(scope: Any) -> Any:
+def abort_from_scope(scope: Mapping[str, Any]) -> Callable[[], None] | None:
     """The ``abort()`` the protocol put in ``scope``, or ``None`` (another server)."""
     extension = (scope.get("extensions") or {}).get(TRANSPORT_EXTENSION)
-    return None if extension is None else extension.get("abort")
+    abort = None if extension is None else extension.get("abort")
+    return abort if callable(abort) else None
 
 
-class HeaderTimeoutH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, closing connections slow to send a request head."""
+class LimitedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with request-head time and size bounds and a write-stall bound."""
 
     header_timeout: float = Limits().header_timeout
     write_stall_timeout: float = Limits().write_stall_timeout
@@ -276,10 +278,10 @@ class LimitedWebSocketProtocol(CoalescingWebSocketProtocol):
 
 def protocol_classes(
     limits: Limits,
-) -> tuple[type[HeaderTimeoutH11Protocol], type[LimitedWebSocketProtocol]]:
+) -> tuple[type[LimitedH11Protocol], type[LimitedWebSocketProtocol]]:
     """The ``http=`` and ``ws=`` classes for uvicorn, configured with ``limits``."""
 
-    class Http(HeaderTimeoutH11Protocol):
+    class Http(LimitedH11Protocol):
         header_timeout = limits.header_timeout
         write_stall_timeout = limits.write_stall_timeout
 
