@@ -90,3 +90,28 @@ async def test_one_byte_over_the_limit_closes_1009(
         while True:
             await asyncio.wait_for(conn.recv(), TIMEOUT)
     assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+
+
+@pytest.mark.parametrize("compression", ["deflate", None], ids=["deflate", "plain"])
+async def test_client_connections_have_the_same_limit(
+    server: RunningServer, demo_ids: dict[str, str], compression: str | None
+) -> None:
+    url = f"{server.ws_url}/gateway/{demo_ids['counter']}/connect"
+    headers = {"Authorization": f"Bearer {server.server_token}"}
+    async with connect(
+        url, additional_headers=headers, compression=compression, open_timeout=TIMEOUT
+    ) as conn:
+        # A JSON text message of exactly the limit is read (and refused as an
+        # unknown frame type, which keeps the connection open) ...
+        envelope = '{"type": "nothing", "pad": ""}'
+        text = envelope.replace('""', '"' + os.urandom(LIMIT).hex()[: LIMIT - len(envelope)] + '"')
+        assert len(text.encode()) == LIMIT
+        await conn.send(text)
+        answer = await asyncio.wait_for(conn.recv(), TIMEOUT)
+        assert '"invalid"' in str(answer)
+        # ... one byte more closes the connection with 1009.
+        await conn.send(text + " ")
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await asyncio.wait_for(conn.recv(), TIMEOUT)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1009
