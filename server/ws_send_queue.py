@@ -10,7 +10,8 @@ reader must never grow the server's memory without bound):
   dropped and the writer closes with 1008 ``inspector.slow_consumer``;
 * replies (``put``) come from the connection's own reader, which simply waits
   for room: a peer that pipelines requests without reading its answers is
-  throttled by TCP instead of being disconnected.
+  throttled by TCP instead of being disconnected (until it has taken no
+  bytes for the write-stall timeout, when ``uvicorn_protocols`` aborts it).
 
 A close is only as good as the peer's reading: the close frame waits behind
 the peer's full TCP window like any frame. With ``on_stuck``, a close the
