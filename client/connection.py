@@ -29,7 +29,7 @@ from actorscope.protocol import messages as m
 from actorscope.protocol.errors import ConversionError, DecodeError
 from actorscope.protocol.framing import VERSIONS, decode_to_client, encode_to_server
 from actorscope.protocol.history import WorkflowHistory, decode_history
-from actorscope.protocol.values import MsgpackCodec, ValueCodec
+from actorscope.protocol.values import VALUE_CODECS, CborCodec, ValueCodec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -72,18 +72,24 @@ _REQUEST_NAMES: dict[type, str] = {
 _END = object()  # closes the pushes() iteration
 
 
-def inspector_url(base_url: str, actor_id: str, protocol_version: int) -> str:
+def inspector_url(
+    base_url: str, actor_id: str, protocol_version: int, *, value_codec: str | None = None
+) -> str:
     """The negotiated-mode WebSocket URL for ``actor_id`` under ``base_url``.
 
     ``http``/``https`` become ``ws``/``wss``; a path already on ``base_url`` is kept
-    as a prefix (a server behind a reverse proxy).
+    as a prefix (a server behind a reverse proxy). ``value_codec`` (``cbor`` or
+    ``msgpack``) asks the server for that value codec (PROTOCOL.md §11).
     """
     parts = urlsplit(base_url)
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
     if scheme not in ("ws", "wss"):
         raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {base_url!r}")
     path = parts.path.rstrip("/") + f"/gateway/{quote(actor_id, safe='')}/inspector/connect"
-    return urlunsplit((scheme, parts.netloc, path, f"protocol_version={protocol_version}", ""))
+    query = f"protocol_version={protocol_version}"
+    if value_codec is not None:
+        query += f"&value_codec={value_codec}"
+    return urlunsplit((scheme, parts.netloc, path, query, ""))
 
 
 class InspectorClient:
@@ -98,7 +104,9 @@ class InspectorClient:
         token: the server-wide or the actor's inspector token (none in dev mode).
         protocol_version: the version to negotiate, 1 to 4.
         timeout: seconds to wait for each response (and for ``Init``).
-        codec: the server's value codec (MessagePack by default, §7).
+        codec: the value codec to decode user values with (CBOR by default,
+            §11); a ``cbor`` or ``msgpack`` codec is asked of the server by name
+            (``?value_codec=``), so the server sends what this client decodes.
         max_pushes: pushes kept for ``pushes()``; when full the oldest is dropped,
             so a script that never reads pushes does not grow without bound.
     """
@@ -116,11 +124,13 @@ class InspectorClient:
     ) -> None:
         if protocol_version not in VERSIONS:
             raise ValueError(f"protocol_version must be one of {VERSIONS}, got {protocol_version}")
-        self.url = inspector_url(url, actor_id, protocol_version)
+        self.codec: ValueCodec = codec if codec is not None else CborCodec()
+        name = getattr(self.codec, "name", None)
+        asked = name if isinstance(name, str) and name in VALUE_CODECS else None
+        self.url = inspector_url(url, actor_id, protocol_version, value_codec=asked)
         self.actor_id = actor_id
         self.version = protocol_version
         self.timeout = timeout
-        self.codec: ValueCodec = codec if codec is not None else MsgpackCodec()
         self._token = token
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
