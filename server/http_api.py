@@ -29,6 +29,7 @@ from .directory import ActorSystem
 from .inspector_api import CredentialClass
 from .jsonvalues import history_to_json, to_jsonable
 from .replay_ops import ReplayOperator, ReplayRequestBody
+from .ui_replay import replay_history
 
 __all__ = [
     "authorized_actor",
@@ -245,7 +246,8 @@ async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialC
         body.entry_id, step=body.step, reason=body.reason, credential=cred, transport="http"
     )
     return {
-        "history": history_to_json(outcome.snapshot),
+        # Decoded JSON (§8), or bytes for the RivetKit Inspector (ui_replay.py).
+        "history": replay_history(request, outcome.snapshot),
         "isWorkflowEnabled": True,
         "boundary": outcome.boundary,
         "discarded": outcome.discarded,

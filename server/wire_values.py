@@ -98,5 +98,3 @@ def wire_history_bytes(snapshot: HistorySnapshot, codec: ValueCodec | None = Non
 
 def _same(data: bytes) -> bytes:
     return data
-
-

@@ -47,8 +47,8 @@ from starlette.routing import BaseRoute, WebSocketRoute
 
 from .errors import InspectorError
 from .inspector_api import ActorDirectory, ActorInspector, CredentialClass
-from .ws_fanout import PushHub, PushHubs
 from .wire_values import INVALID_VALUE_CODEC, InvalidValueCodec, codec_from_query
+from .ws_fanout import PushHub, PushHubs
 from .ws_handshake import INVALID_PROTOCOL_VERSION, InvalidProtocolVersion, parse_handshake
 from .ws_requests import ASYNC_HANDLERS, SYNC_HANDLERS, RequestContext, build_init
 from .ws_send_queue import AsgiSend, SendQueue
