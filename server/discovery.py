@@ -3,10 +3,11 @@
 * ``GET /metadata`` and ``GET /api/rivet/metadata`` (public) →
   ``{"runtime": "actorscope", "version": <advertised>, "runner": {...}}``;
 * ``GET /datacenters`` (server-wide token) → the one datacenter, ``local``;
-* ``GET /gateway/{id}/metadata`` → ``{"version": <advertised>, "type": "local"}``
-  and ``GET /gateway/{id}/health`` → ``ok``, with the token the UI sends there
+* ``GET /gateway/{id}/metadata`` (public, the same answer for every id) →
+  ``{"version": <advertised>, "type": "local"}``;
+* ``GET /gateway/{id}/health`` → ``ok`` with the token the UI sends there
   (``x-rivet-token``, or ``Authorization: Bearer``): the server-wide token or
-  the actor's own;
+  the actor's own; 404 for an actor that does not exist;
 * ``GET /gateway/{id}/inspector/ui/`` → 404 with a reason: RivetKit's own
   per-actor UI bundle is not ours to serve.
 
@@ -119,7 +120,12 @@ def discovery_routes(system: ActorSystem, *, max_protocol_version: int) -> list[
         )
         return error_response(exc)
 
-    actor_metadata = per_actor(lambda: JSONResponse({"version": version, "type": "local"}))
+    async def actor_metadata(request: Request) -> Response:
+        # Public, as the UI polls it without a token (§10.5), and the same for
+        # every id: it describes the server, so it says nothing about which
+        # actors exist.
+        return JSONResponse({"version": version, "type": "local"})
+
     health = per_actor(lambda: PlainTextResponse("ok"))
     return [
         Route("/metadata", metadata, methods=["GET"]),
