@@ -107,7 +107,9 @@ class CborCodec:
         return _plain(value, "value")
 
 
-def _tag_hook(decoder: Any, tag: cbor2.CBORTag) -> Any:
+def _tag_hook(*args: Any) -> Any:
+    # cbor2 5 calls tag_hook(decoder, tag), cbor2 6 tag_hook(tag, immutable).
+    tag = next(a for a in args if isinstance(a, cbor2.CBORTag))
     if tag.tag == _TAG_UINT8_ARRAY and isinstance(tag.value, bytes):
         return tag.value
     raise ValueError(f"CBOR tag {tag.tag} has no plain value form")
