@@ -239,6 +239,7 @@ async def _get_history(request: Request, actor: ActorInstance, _: CredentialClas
 async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialClass) -> Any:
     """§8 replay, plus issue #5's ``step``, ``dryRun`` and ``reason``."""
     body = ReplayRequestBody.from_json(await read_json_object(request, required=False))
+    render_history = replay_history(request)  # §8 JSON, or bytes for the RivetKit Inspector
     operator = _operator(actor)
     if body.dry_run:
         return await operator.preview(body, credential=cred, transport="http")
@@ -246,8 +247,7 @@ async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialC
         body.entry_id, step=body.step, reason=body.reason, credential=cred, transport="http"
     )
     return {
-        # Decoded JSON (§8), or bytes for the RivetKit Inspector (ui_replay.py).
-        "history": replay_history(request, outcome.snapshot),
+        "history": render_history(outcome.snapshot),
         "isWorkflowEnabled": True,
         "boundary": outcome.boundary,
         "discarded": outcome.discarded,

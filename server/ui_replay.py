@@ -18,6 +18,7 @@ are told apart by what the request carries:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -57,8 +58,17 @@ def _codec(request: Request) -> ValueCodec:
         raise errors.invalid_request(str(exc)) from None
 
 
-def replay_history(request: Request, snapshot: HistorySnapshot) -> Any:
-    """``history`` for the replay answer to ``request``: decoded JSON, or a list of bytes."""
-    if wants_history_bytes(request):
-        return list(wire_history_bytes(snapshot, _codec(request)))
-    return history_to_json(snapshot)
+def replay_history(request: Request) -> Callable[[HistorySnapshot], Any]:
+    """How ``history`` is rendered in the replay answer to ``request``.
+
+    Called before the replay, so a bad ``?value_codec=`` is refused (400
+    ``request.invalid``) before anything is rewound.
+    """
+    if not wants_history_bytes(request):
+        return history_to_json
+    codec = _codec(request)
+
+    def as_bytes(snapshot: HistorySnapshot) -> list[int]:
+        return list(wire_history_bytes(snapshot, codec))
+
+    return as_bytes
