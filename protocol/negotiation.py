@@ -39,6 +39,7 @@ from .versions import (
     VERSION_CHECK_ENTRIES_SINCE,
     VERSIONS,
     exists,
+    has_type,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "QUERY_PARAMETER",
     "ClientSide",
     "ServerSide",
+    "carries",
     "check_version",
     "encode_for",
     "for_peer",
@@ -109,30 +111,49 @@ def _version_value(value: str, cap: int) -> int:
 _HISTORY_BODIES = (m.WorkflowHistoryUpdated, m.WorkflowHistoryResponse, m.WorkflowReplayResponse)
 
 
+#: The inspector UI's tab for schedules (a built-in tab id, PROTOCOL.md §9.3).
+SCHEDULES_TAB = "schedules"
+
+
 def for_peer(msg: m.ToClient, version: int) -> m.ToClient:
     """``msg`` as a peer at ``version`` may receive it, still in the newest model.
 
-    Peers below :data:`VERSION_CHECK_ENTRIES_SINCE` get workflow histories
-    (in ``Init``, pushes and responses) without ``WorkflowVersionCheckEntry``
-    entries and their metadata, because their decoders reject tag 8 (§9.8).
-    Everything else is returned as is.
+    * Peers below :data:`VERSION_CHECK_ENTRIES_SINCE` get workflow histories
+      (in ``Init``, pushes and responses) without ``WorkflowVersionCheckEntry``
+      entries and their metadata, because their decoders reject tag 8 (§9.8).
+    * A peer whose version has ``tabConfig`` but no schedule messages (v5)
+      gets the schedules tab hidden in its ``Init``: it could never fill it.
+
+    Everything else is returned as is (the same object).
     """
-    if version >= VERSION_CHECK_ENTRIES_SINCE:
-        return msg
     body = msg.body
     if type(body) is m.Init:
-        if body.workflow_history is None:
-            return msg
-        history = without_version_checks(body.workflow_history)
-        if history is body.workflow_history:
-            return msg
-        return m.ToClient(attrs.evolve(body, workflow_history=history))
-    if isinstance(body, _HISTORY_BODIES) and body.history is not None:
-        history = without_version_checks(body.history)
-        if history is body.history:
+        return _init_for_peer(msg, body, version)
+    if version >= VERSION_CHECK_ENTRIES_SINCE:
+        return msg
+    if type(body) in _HISTORY_BODIES and body.history is not None:  # type: ignore[union-attr]
+        history = without_version_checks(body.history)  # type: ignore[union-attr]
+        if history is body.history:  # type: ignore[union-attr]
             return msg
         return m.ToClient(attrs.evolve(body, history=history))
     return msg
+
+
+def _init_for_peer(msg: m.ToClient, body: m.Init, version: int) -> m.ToClient:
+    changes: dict[str, object] = {}
+    if version < VERSION_CHECK_ENTRIES_SINCE and body.workflow_history is not None:
+        history = without_version_checks(body.workflow_history)
+        if history is not body.workflow_history:
+            changes["workflow_history"] = history
+    tabs_without_schedules = has_type(m.TabConfigEntry.__name__, version) and not exists(
+        m.SchedulesUpdated.__name__, version
+    )
+    already = any(t.id == SCHEDULES_TAB and t.hidden for t in body.tab_config)
+    if tabs_without_schedules and not already:
+        hidden = m.TabConfigEntry(id=SCHEDULES_TAB, label=None, icon=None, hidden=True)
+        tabs = [t for t in body.tab_config if t.id != SCHEDULES_TAB]
+        changes["tab_config"] = [*tabs, hidden]
+    return m.ToClient(attrs.evolve(body, **changes)) if changes else msg
 
 
 class ServerSide:
@@ -180,13 +201,18 @@ class ServerSide:
         return encode_for(msg, self.version, self.prefixed)
 
     def carries(self, message_name: str) -> bool:
-        """Whether a push named ``message_name`` reaches this peer as itself.
-
-        A push the peer's version does not have would arrive as an ``Error``
-        frame (§5); the server does not send it at all (§5, §9.2: no
-        ``SchedulesUpdated`` below v6).
-        """
+        """Whether a push named ``message_name`` reaches this peer (:func:`carries`)."""
         return exists(message_name, self.version)
+
+
+def carries(message_name: str, version: int) -> bool:
+    """Whether a push named ``message_name`` goes to a peer at ``version``.
+
+    A push the peer's version does not have would arrive as an ``Error``
+    frame (§5); the server does not send it at all (§5, §9.2: no
+    ``SchedulesUpdated`` below v6, no ``QueueUpdated`` to v1).
+    """
+    return exists(message_name, version)
 
 
 def encode_for(msg: m.ToClient, version: int, prefixed: bool) -> bytes:

@@ -33,9 +33,11 @@ __all__ = [
     "MESSAGE_VERSIONS",
     "MODULES",
     "NEWEST_VERSION",
+    "TYPE_VERSIONS",
     "VERSIONS",
     "VERSION_CHECK_ENTRIES_SINCE",
     "exists",
+    "has_type",
     "messages_at",
     "since",
 ]
@@ -81,6 +83,17 @@ MESSAGE_VERSIONS: Mapping[str, tuple[int, ...]] = MappingProxyType(
 )
 
 
+#: Every schema type name (messages, shared structs such as ``TabConfigEntry``)
+#: -> the versions whose schema declares it, ascending.
+TYPE_VERSIONS: Mapping[str, tuple[int, ...]] = MappingProxyType(
+    {
+        name: tuple(n for n in VERSIONS if name in MODULES[n].SCHEMA.types)
+        for m in MODULES.values()
+        for name in m.SCHEMA.types
+    }
+)
+
+
 def messages_at(direction: _Direction, version: int) -> tuple[str, ...]:
     """The message names of ``direction`` at ``version``, in union tag order."""
     return _AT[direction, version]
@@ -98,3 +111,8 @@ def since(name: str) -> int:
         KeyError: no version has it.
     """
     return MESSAGE_VERSIONS[name][0]
+
+
+def has_type(name: str, version: int) -> bool:
+    """Whether the schema of ``version`` declares type ``name`` (``"TabConfigEntry"``)."""
+    return version in TYPE_VERSIONS.get(name, ())

@@ -13,6 +13,7 @@ from actorscope.protocol import (
     SchedulesRequest,
     StateRequest,
     StateResponse,
+    TabConfigEntry,
     ToClient,
     ToServer,
     WorkflowEntry,
@@ -69,7 +70,7 @@ def test_accepted(query: str | bytes, version: int | None) -> None:
         "protocol_version=7",
         "protocol_version=65536",
         "protocol_version=99999999999999999999",
-        "protocol_version=６",  # a non-ASCII digit
+        "protocol_version=\uff16",  # a fullwidth (non-ASCII) digit six
         "protocol_version=%2B",
         "protocol_version=6.0",
         "protocol_version=nope&protocol_version=6",
@@ -151,18 +152,17 @@ def test_histories_for_old_peers_lose_version_checks(version: int) -> None:
         ToClient(WorkflowReplayResponse(1, full, True)),
     ):
         out = for_peer(msg, version)
-        if kept:
-            assert out is msg
-            continue
         body = out.body
         payload = body.workflow_history if type(body) is Init else body.history
+        if kept:
+            assert payload is full
+            continue
         history = decode_history(payload)
         assert [e.id for e in history.entries] == ["s1"]
         assert set(history.entry_metadata) == {"s1"}
         assert payload == _history(False)
-    plain = _init(_history(False))
+    plain = ToClient(WorkflowHistoryUpdated(_history(False)))
     assert for_peer(plain, version) is plain
-    assert for_peer(_init(None), version) == _init(None)
     other = ToClient(QueueUpdated(3))
     assert for_peer(other, version) is other
 
@@ -194,3 +194,15 @@ def test_client_side_refuses_requests_its_version_lacks() -> None:
     assert info.value.reply == ToClient(Error("inspector.schedules_unsupported"))
     assert ClientSide(6).encode(ToServer(SchedulesRequest(1))) == b"\x0b\x01"
     assert client.decode(b"\x00\x07\x00\x00") == ToClient(StateResponse(7, None, False))
+
+
+def test_v5_peers_get_the_schedules_tab_hidden() -> None:
+    # v5 has tabConfig but no schedule messages: the tab could never fill.
+    hidden = TabConfigEntry("schedules", None, None, True)
+    custom = TabConfigEntry("mine", "Mine", None, False)
+    init = ToClient(Init([], None, False, [], False, 0, None, False, [custom], []))
+    out = for_peer(init, 5)
+    assert out.body.tab_config == [custom, hidden]
+    assert for_peer(out, 5) is out  # already hidden: unchanged
+    assert for_peer(init, 6) is init
+    assert for_peer(init, 4) is init  # v4 has no tabConfig at all
