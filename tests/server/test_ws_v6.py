@@ -19,6 +19,7 @@ import msgpack
 import pytest
 from actorscope.protocol.framing import decode_to_client, encode_to_server
 from actorscope.protocol.history import WorkflowVersionCheckEntry, decode_history
+from actorscope.protocol.versions import VERSIONS
 from actorscope.protocol.messages import (
     Error,
     Init,
@@ -234,7 +235,7 @@ async def test_schedules_updated_is_pushed_only_at_v6(srv: Server) -> None:
         assert isinstance(await recv_msg(embedded), StateUpdated)
 
 
-@pytest.mark.parametrize("version", [3, 4, 5, 6])
+@pytest.mark.parametrize("version", VERSIONS[1:])
 async def test_histories_keep_version_checks_from_v5_on(srv: Server, version: int) -> None:
     kept = version >= 5
     expected = ["e0", "e1", "vc"] if kept else ["e0", "e1"]
