@@ -8,7 +8,7 @@ version means hunting for copies. This test reads every module outside
 ``protocol/`` with ``ast`` and fails on:
 
 * a literal run of consecutive version numbers (a tuple, list or set such as
-  ``1, 2, 3, 4`` anywhere, or ``2, 3`` or a ``range`` with constant bounds
+  ``1, 2, 3, 4`` anywhere but in a set, or ``2, 3`` or a ``range`` with constant bounds
   inside a versions-related statement, one whose text mentions "version"), e.g. a
   ``choices=`` list, a ``parametrize("version", ...)`` list or a ``for version
   in ...`` loop;
@@ -100,8 +100,14 @@ def violations(source: str) -> Iterator[tuple[int, str]]:
         for header in headers:
             for node in ast.walk(header):
                 values = _ints(node)
-                # A run 1, 2, 3, 4(, …) is a version list wherever it stands.
-                long_run = values is not None and values[0] == 1 and len(values) >= 4
+                # A tuple or list 1, 2, 3, 4(, …) is a version list wherever it
+                # stands (a set of column numbers is not).
+                long_run = (
+                    values is not None
+                    and not isinstance(node, ast.Set)
+                    and values[0] == 1
+                    and len(values) >= 4
+                )
                 if values is not None and (about_versions or long_run) and _is_version_run(values):
                     yield node.lineno, f"version list {values}"
                 if about_versions and _is_constant_range(node):
@@ -179,6 +185,7 @@ def test_the_check_catches_each_pattern(snippet: str) -> None:
         "ERROR_TAG = {1: 8, 2: 11, 3: 11, 4: 12}\n",  # spec data, not a version list
         "SPAN = {'Init': (1, 6)}\n",
         "sizes = [1, 2, 3]\n",  # nothing to do with versions
+        "right = {1, 2, 3, 4}\n",  # column numbers
         "def f(version=NEWEST_VERSION): pass\n",
         "for i in range(1, 5):\n    pass\n",
         "frames = [bytes(range(256))]  # unknown version 9\n",
