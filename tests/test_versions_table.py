@@ -24,6 +24,7 @@ allowed.
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,8 +59,8 @@ def _ints(node: ast.AST) -> list[int] | None:
 
 
 def _is_version_run(values: list[int]) -> bool:
-    consecutive = all(b == a + 1 for a, b in zip(values, values[1:], strict=False))
-    return consecutive and 1 <= values[0] and values[-1] <= NEWEST_VERSION + 1
+    consecutive = all(b == a + 1 for a, b in itertools.pairwise(values))
+    return consecutive and values[0] >= 1 and values[-1] <= NEWEST_VERSION + 1
 
 
 def _is_constant_range(node: ast.AST) -> bool:
@@ -69,7 +70,7 @@ def _is_constant_range(node: ast.AST) -> bool:
     if node.func.id != "range" or len(node.args) != 2:
         return False
     bounds = [a.value for a in node.args if isinstance(a, ast.Constant) and type(a.value) is int]
-    return len(bounds) == 2 and 1 <= bounds[0] and bounds[1] <= NEWEST_VERSION + 2
+    return len(bounds) == 2 and bounds[0] >= 1 and bounds[1] <= NEWEST_VERSION + 2
 
 
 def _headers(stmt: ast.stmt) -> list[ast.AST]:
