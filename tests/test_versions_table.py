@@ -135,9 +135,9 @@ def _option_default(call: ast.Call) -> Iterator[tuple[int, str]]:
     if not any("version" in f for f in flags):
         return
     for kw in call.keywords:
-        if kw.arg == "default" and isinstance(kw.value, ast.Constant):
-            if type(kw.value.value) is int:
-                yield call.lineno, f"{flags[0]} default={kw.value.value}"
+        value = kw.value
+        if kw.arg == "default" and isinstance(value, ast.Constant) and type(value.value) is int:
+            yield call.lineno, f"{flags[0]} default={value.value}"
         if kw.arg == "choices" and _ints(kw.value) is not None:
             yield call.lineno, f"{flags[0]} choices={_ints(kw.value)}"
 
@@ -145,12 +145,13 @@ def _option_default(call: ast.Call) -> Iterator[tuple[int, str]]:
 def _parameter_defaults(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[tuple[int, str]]:
     args = fn.args
     positional = [*args.posonlyargs, *args.args]
-    pairs = list(zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True))
+    with_defaults = positional[len(positional) - len(args.defaults) :]
+    pairs = list(zip(with_defaults, args.defaults, strict=True))
     pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d]
     for arg, default in pairs:
-        if "version" in arg.arg and isinstance(default, ast.Constant):
-            if type(default.value) is int:
-                yield default.lineno, f"parameter {arg.arg}={default.value}"
+        constant = isinstance(default, ast.Constant) and type(default.value) is int
+        if "version" in arg.arg and constant:
+            yield default.lineno, f"parameter {arg.arg}={default.value}"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(ROOT)))

@@ -19,7 +19,6 @@ import msgpack
 import pytest
 from actorscope.protocol.framing import decode_to_client, encode_to_server
 from actorscope.protocol.history import WorkflowVersionCheckEntry, decode_history
-from actorscope.protocol.versions import VERSIONS
 from actorscope.protocol.messages import (
     Error,
     Init,
@@ -39,6 +38,7 @@ from actorscope.protocol.messages import (
     WorkflowHistoryResponse,
     WorkflowHistoryUpdated,
 )
+from actorscope.protocol.versions import VERSIONS
 from actorscope.server.inspector_api import (
     HistoryChanged,
     ScheduleInfo,
