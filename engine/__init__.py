@@ -46,6 +46,7 @@ from .model import (
     SleepKind,
     SleepState,
     StepKind,
+    VersionCheckKind,
     WorkflowRecord,
     WorkflowState,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "StepKind",
     "StepNotFound",
     "SystemClock",
+    "VersionCheckKind",
     "WorkflowBusy",
     "WorkflowContext",
     "WorkflowQueue",

@@ -108,9 +108,6 @@ def _version_value(value: str, cap: int) -> int:
     return version
 
 
-_HISTORY_BODIES = (m.WorkflowHistoryUpdated, m.WorkflowHistoryResponse, m.WorkflowReplayResponse)
-
-
 #: The inspector UI's tab for schedules (a built-in tab id, PROTOCOL.md §9.3).
 SCHEDULES_TAB = "schedules"
 
@@ -131,20 +128,28 @@ def for_peer(msg: m.ToClient, version: int) -> m.ToClient:
         return _init_for_peer(msg, body, version)
     if version >= VERSION_CHECK_ENTRIES_SINCE:
         return msg
-    if type(body) in _HISTORY_BODIES and body.history is not None:  # type: ignore[union-attr]
-        history = without_version_checks(body.history)  # type: ignore[union-attr]
-        if history is body.history:  # type: ignore[union-attr]
-            return msg
-        return m.ToClient(attrs.evolve(body, history=history))
+    match body:
+        case m.WorkflowHistoryUpdated(history=payload):
+            history = without_version_checks(payload)
+            if history is not payload:
+                return m.ToClient(m.WorkflowHistoryUpdated(history))
+        case m.WorkflowHistoryResponse(history=bytes() as payload):
+            history = without_version_checks(payload)
+            if history is not payload:
+                return m.ToClient(attrs.evolve(body, history=history))
+        case m.WorkflowReplayResponse(history=bytes() as payload):
+            history = without_version_checks(payload)
+            if history is not payload:
+                return m.ToClient(attrs.evolve(body, history=history))
     return msg
 
 
 def _init_for_peer(msg: m.ToClient, body: m.Init, version: int) -> m.ToClient:
-    changes: dict[str, object] = {}
+    new = body
     if version < VERSION_CHECK_ENTRIES_SINCE and body.workflow_history is not None:
         history = without_version_checks(body.workflow_history)
         if history is not body.workflow_history:
-            changes["workflow_history"] = history
+            new = attrs.evolve(new, workflow_history=history)
     tabs_without_schedules = has_type(m.TabConfigEntry.__name__, version) and not exists(
         m.SchedulesUpdated.__name__, version
     )
@@ -152,8 +157,8 @@ def _init_for_peer(msg: m.ToClient, body: m.Init, version: int) -> m.ToClient:
     if tabs_without_schedules and not already:
         hidden = m.TabConfigEntry(id=SCHEDULES_TAB, label=None, icon=None, hidden=True)
         tabs = [t for t in body.tab_config if t.id != SCHEDULES_TAB]
-        changes["tab_config"] = [*tabs, hidden]
-    return m.ToClient(attrs.evolve(body, **changes)) if changes else msg
+        new = attrs.evolve(new, tab_config=[*tabs, hidden])
+    return msg if new is body else m.ToClient(new)
 
 
 class ServerSide:

@@ -26,7 +26,7 @@ from types import MappingProxyType, ModuleType
 from typing import Literal
 
 from . import v1, v2, v3, v4, v5, v6
-from .schema import Union
+from .schema import Named, Primitive, Union
 
 __all__ = [
     "EMBEDDED_FIRST_VERSION",
@@ -65,7 +65,7 @@ _UNIONS: dict[_Direction, str] = {"to_server": "ToServerBody", "to_client": "ToC
 def _members(module: ModuleType, union: str) -> tuple[str, ...]:
     u = module.SCHEMA.types[union]
     assert isinstance(u, Union)
-    return tuple(m.name for m in u.members)  # type: ignore[attr-defined]
+    return tuple(m.name for m in u.members if isinstance(m, Named | Primitive))
 
 
 _AT: dict[tuple[_Direction, int], tuple[str, ...]] = {

@@ -304,6 +304,10 @@ class ActorSchedules:
             )
         return self.cancel(schedule_id, kind)
 
+    def exists(self, schedule_id: str) -> bool:
+        """Whether a schedule of that id is known (pending, or a one-shot that fired)."""
+        return schedule_id in self._records
+
     def now_ms(self) -> int:
         """The scheduler's clock (epoch milliseconds)."""
         return self._clock()
