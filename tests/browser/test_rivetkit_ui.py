@@ -24,7 +24,6 @@ from .conftest import ServeSubprocess
 
 #: Generous: the machine running the suite may be busy.
 TIMEOUT_MS = 30_000
-DEMO_NAMES = ("counter", "inventory", "order", "steps")
 
 # Sonner (the UI's toast library) renders each toast as an element with
 # data-sonner-toast and data-type="success"|"error"|...; record them all
@@ -122,6 +121,13 @@ def replays(server: ServeSubprocess, actor: str) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: int(r["seq"]))  # oldest first
 
 
+def demo_names(server: ServeSubprocess) -> list[str]:
+    """The actor names the server runs (``serve --demo`` creates one instance of each)."""
+    names = sorted(server.get("/actors/names?namespace=default")["names"])
+    assert {"counter", "order", "steps"} <= set(names)
+    return names
+
+
 def open_ui(page: Page, ui: str, server: ServeSubprocess) -> None:
     # Exactly what the README tells a user to open.
     page.goto(f"{ui}?u={server.url}&t={server.token}")
@@ -138,9 +144,9 @@ def test_connects_and_lists_every_demo_actor(
 ) -> None:
     watch = Watch(page, actorscope_serve)
     open_ui(page, inspector_ui_url, actorscope_serve)
-    for name in DEMO_NAMES:
+    for name in demo_names(actorscope_serve):
         expect(page.get_by_text(name, exact=True).first).to_be_visible(timeout=TIMEOUT_MS)
-    for name in DEMO_NAMES:
+    for name in demo_names(actorscope_serve):
         page.get_by_text(name, exact=True).first.click()
         # The instance list of that name shows its demo instance.
         expect(page.get_by_text("demo", exact=True).first).to_be_visible(timeout=TIMEOUT_MS)
@@ -153,7 +159,7 @@ def test_ordinary_use_shows_no_error(
     """Open every demo actor and every tab it has: no Error frame, no error toast."""
     watch = Watch(page, actorscope_serve)
     open_ui(page, inspector_ui_url, actorscope_serve)
-    for name in DEMO_NAMES:
+    for name in demo_names(actorscope_serve):
         before = watch.frames
         open_actor(page, name)
         # Wait for this actor's Init, then for the tabs to settle on what it has.
