@@ -192,6 +192,11 @@ async def test_get_or_create_the_ui_way(http: httpx.AsyncClient) -> None:
     assert_ui_actor(first["actor"], "steps", "g")
     again = (await http.put("/actors", params=NS, json=body)).json()
     assert again == {"actor": first["actor"], "created": False}
+    # Our spelling keeps refusing a null key; the engine's makes a fresh one.
+    r = await http.put("/actors", json={"name": "steps", "key": None})
+    assert_error(r, 400, "request.invalid")
+    r = await http.post("/actors", params=NS, json={"name": "steps", "key": None})
+    assert r.status_code == 200 and r.json()["actor"]["key"]
     # One implementation, two spellings: ours sees the same actor.
     ours = (await http.put("/actors", json={"name": "steps", "key": "g"})).json()
     assert ours == {
