@@ -260,3 +260,43 @@ def test_workflow_replays_from_the_current_and_from_an_earlier_step(
     assert watch.frames > 0
     watch.assert_clean()
     assert [t for t in watch.toasts() if t.get("type") == "success"]
+
+
+def test_state_connections_and_queue_follow_the_actor_live(
+    page: Page, inspector_ui_url: str, actorscope_serve: ServeSubprocess
+) -> None:
+    server = actorscope_serve
+    watch = Watch(page, server)
+    counter = actor_id(server, "counter")
+    order = actor_id(server, "order")
+    open_ui(page, inspector_ui_url, server)
+    open_actor(page, "counter")
+    page.get_by_role("tab", name="State").click()
+    body = page.locator("body")
+    expect(body).to_contain_text('"count": 0', timeout=TIMEOUT_MS)
+    # A change made elsewhere arrives as a StateUpdated push (CBOR) and shows.
+    assert server.post(f"/gateway/{counter}/inspector/action/increment", {"args": [5]}) == {
+        "output": 5
+    }
+    expect(body).to_contain_text('"count": 5', timeout=TIMEOUT_MS)
+
+    # A client connects (from this page, with the server token as a browser
+    # client would): the Connections tab lists it.
+    url = f"{server.url.replace('http', 'ws', 1)}/gateway/{counter}/connect?user=alice"
+    page.evaluate(
+        "([u, t]) => { window.__client = new WebSocket(u, ['rivet', 'rivet_token.' + t]); }",
+        [url, server.token],
+    )
+    page.get_by_role("tab", name="Connections").click()
+    expect(body).to_contain_text("connections: (1)", timeout=TIMEOUT_MS)
+
+    # A queued message for the order workflow shows in its Queue tab.
+    open_actor(page, "order")
+    page.get_by_role("tab", name="Queue").click()
+    assert server.post(f"/gateway/{order}/queue/note", {"keep": "me"}) == {
+        "ok": True,
+        "queueSize": 1,
+    }
+    expect(body).to_contain_text("Queue size 1", timeout=TIMEOUT_MS)
+    expect(page.get_by_text("note", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+    watch.assert_clean()
