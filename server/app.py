@@ -3,8 +3,9 @@
 * the inspector WebSocket endpoint (PROTOCOL.md §6, ``ws_inspector.py``),
 * the inspector HTTP API (§8, ``http_api.py``),
 * client connections and the workflow queue (``gateway.py``),
-* management (``management.py``, both its spellings) and discovery
-  (``discovery.py``) for the RivetKit Inspector UI (§10),
+* management (``management.py``, both its spellings), discovery
+  (``discovery.py``) and the Database tab's SQL (``database_execute.py``)
+  for the RivetKit Inspector UI (§10),
 * CORS on every HTTP route (``cors.py``), preflights included.
 
 Route order matters only where paths overlap: the gateway's own routes come
@@ -21,6 +22,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from .cors import CorsMiddleware
+from .database_execute import database_execute_routes
 from .directory import ActorSystem
 from .discovery import discovery_routes
 from .gateway import gateway_routes
@@ -46,5 +48,6 @@ def build_app(
         *inspector_http_routes(system),
         *management_routes(system),
         *discovery_routes(system, max_protocol_version=max_protocol_version),
+        *database_execute_routes(system),
     ]
     return Starlette(routes=routes, middleware=[Middleware(CorsMiddleware)])
