@@ -34,7 +34,7 @@ from actorscope.protocol import messages as m
 from actorscope.protocol.errors import ConversionError, DecodeError
 from actorscope.protocol.history import WorkflowHistory, decode_history
 from actorscope.protocol.negotiation import ClientSide
-from actorscope.protocol.values import MsgpackCodec, ValueCodec
+from actorscope.protocol.values import VALUE_CODECS, CborCodec, ValueCodec
 from actorscope.protocol.versions import NEWEST_VERSION
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
@@ -77,11 +77,18 @@ def request_name(cls: type) -> str:
 _END = object()  # closes the pushes() iteration
 
 
-def inspector_url(base_url: str, actor_id: str, protocol_version: int = NEWEST_VERSION) -> str:
+def inspector_url(
+    base_url: str,
+    actor_id: str,
+    protocol_version: int = NEWEST_VERSION,
+    *,
+    value_codec: str | None = None,
+) -> str:
     """The negotiated-mode WebSocket URL for ``actor_id`` under ``base_url``.
 
     ``http``/``https`` become ``ws``/``wss``; a path already on ``base_url`` is kept
-    as a prefix (a server behind a reverse proxy).
+    as a prefix (a server behind a reverse proxy). ``value_codec`` (``cbor`` or
+    ``msgpack``) asks the server for that value codec (PROTOCOL.md §11).
     """
     parts = urlsplit(base_url)
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
@@ -89,6 +96,8 @@ def inspector_url(base_url: str, actor_id: str, protocol_version: int = NEWEST_V
         raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {base_url!r}")
     path = parts.path.rstrip("/") + f"/gateway/{quote(actor_id, safe='')}/inspector/connect"
     query = ClientSide(protocol_version).query
+    if value_codec is not None:
+        query += f"&value_codec={value_codec}"
     return urlunsplit((scheme, parts.netloc, path, query, ""))
 
 
@@ -104,7 +113,9 @@ class InspectorClient:
         token: the server-wide or the actor's inspector token (none in dev mode).
         protocol_version: the version to negotiate (default: the newest, 6).
         timeout: seconds to wait for each response (and for ``Init``).
-        codec: the server's value codec (MessagePack by default, §7).
+        codec: the value codec to decode user values with (CBOR by default,
+            §11); a ``cbor`` or ``msgpack`` codec is asked of the server by name
+            (``?value_codec=``), so the server sends what this client decodes.
         max_pushes: pushes kept for ``pushes()``; when full the oldest is dropped,
             so a script that never reads pushes does not grow without bound.
     """
@@ -121,11 +132,13 @@ class InspectorClient:
         max_pushes: int = 1000,
     ) -> None:
         self._side = ClientSide(protocol_version)  # ValueError for an unknown version
-        self.url = inspector_url(url, actor_id, protocol_version)
+        self.codec: ValueCodec = codec if codec is not None else CborCodec()
+        name = getattr(self.codec, "name", None)
+        asked = name if isinstance(name, str) and name in VALUE_CODECS else None
+        self.url = inspector_url(url, actor_id, protocol_version, value_codec=asked)
         self.actor_id = actor_id
         self.version = protocol_version
         self.timeout = timeout
-        self.codec: ValueCodec = codec if codec is not None else MsgpackCodec()
         self._token = token
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None

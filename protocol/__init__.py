@@ -136,7 +136,7 @@ from .v1 import (
     ToServerV1,
     UnSubscribeEvent,
 )
-from .values import MsgpackCodec, ValueCodec
+from .values import CborCodec, MsgpackCodec, ValueCodec
 
 __all__ = [
     "NEWEST_VERSION",
@@ -145,6 +145,7 @@ __all__ = [
     "ActionRequest",
     "ActionResponse",
     "BroadcastEvent",
+    "CborCodec",
     "ClearEventsRequest",
     "Connection",
     "ConnectionsRequest",

@@ -3,7 +3,9 @@
 * the inspector WebSocket endpoint (PROTOCOL.md §6, ``ws_inspector.py``),
 * the inspector HTTP API (§8, ``http_api.py``),
 * client connections and the workflow queue (``gateway.py``),
-* management (``management.py``).
+* management (``management.py``, both its spellings) and discovery
+  (``discovery.py``) for the RivetKit Inspector UI (§10),
+* CORS on every HTTP route (``cors.py``), preflights included.
 
 Route order matters only where paths overlap: the gateway's own routes come
 first, then the inspector's, so ``/gateway/{id}/connect`` is never mistaken
@@ -15,9 +17,12 @@ from __future__ import annotations
 from actorscope.protocol.framing import NEWEST_VERSION
 from actorscope.protocol.values import ValueCodec
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from .cors import CorsMiddleware
 from .directory import ActorSystem
+from .discovery import discovery_routes
 from .gateway import gateway_routes
 from .http_api import inspector_http_routes
 from .management import management_routes
@@ -40,5 +45,6 @@ def build_app(
         ),
         *inspector_http_routes(system),
         *management_routes(system),
+        *discovery_routes(system, max_protocol_version=max_protocol_version),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(CorsMiddleware)])

@@ -87,7 +87,7 @@ def _queue_push(codec: ValueCodec, event: QueueChanged) -> ToClient:
 
 
 def _history_push(codec: ValueCodec, event: HistoryChanged) -> ToClient:
-    return ToClient(WorkflowHistoryUpdated(history=history_bytes(event.history)))
+    return ToClient(WorkflowHistoryUpdated(history=history_bytes(event.history, codec)))
 
 
 def _schedules_push(codec: ValueCodec, event: SchedulesChanged) -> ToClient:
@@ -143,13 +143,21 @@ class PushHub:
         if not targets:
             # Nobody can take it: skip the value or history encoding entirely.
             return
-        push = _BUILDERS[kind](self._codec, event)
-        frames: dict[tuple[int, bool], bytes] = {}
+        # §11: each connection has its value codec (CBOR unless it asked for
+        # MessagePack); a target without one gets the hub's. One push per
+        # codec, one frame per (codec, version, framing mode).
+        build = _BUILDERS[kind]
+        pushes: dict[int, ToClient] = {}
+        frames: dict[tuple[int, int, bool], bytes] = {}
         for target in targets:
-            key = (target.version, target.prefixed)
+            codec = getattr(target, "value_codec", None) or self._codec
+            key = (id(codec), target.version, target.prefixed)
             frame = frames.get(key)
             if frame is None:
-                frame = frames[key] = encode_for(push, key[0], key[1])
+                push = pushes.get(key[0])
+                if push is None:
+                    push = pushes[key[0]] = build(codec, event)
+                frame = frames[key] = encode_for(push, key[1], key[2])
             target.queue.offer(frame)
 
 

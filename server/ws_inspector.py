@@ -52,6 +52,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 
 from .errors import InspectorError
 from .inspector_api import ActorDirectory, ActorInspector, CredentialClass
+from .wire_values import INVALID_VALUE_CODEC, InvalidValueCodec, codec_from_query
 from .ws_fanout import PushHub, PushHubs
 from .ws_handshake import parse_handshake
 from .ws_requests import ASYNC_HANDLERS, SYNC_HANDLERS, RequestContext, build_init
@@ -101,7 +102,8 @@ def inspector_websocket_routes(
 
     Args:
         directory: finds actors and checks tokens.
-        value_codec: encodes user values into ``data`` fields (§7).
+        value_codec: the default value codec for user values in ``data`` fields; a
+            peer picks another with ``?value_codec=cbor|msgpack`` (§11).
         max_protocol_version: the newest version this server speaks (one of
             ``protocol.versions.VERSIONS``); lower it to behave as an older
             peer (§1, §5).
@@ -141,6 +143,16 @@ class InspectorEndpoint:
         self.send_queue_limit = send_queue_limit
         self.send_queue_bytes = send_queue_bytes
         self.hubs = PushHubs(value_codec)
+        # One instance per codec name, so pushes are encoded once per codec.
+        self._codecs: dict[str, ValueCodec] = {}
+
+    def _codec_for(self, scope: MutableMapping[str, Any]) -> ValueCodec:
+        """The value codec the peer asked for (``?value_codec=``), or the server's (§11)."""
+        codec = codec_from_query(scope.get("query_string", b""), self.value_codec)
+        name = getattr(codec, "name", None)
+        if codec is self.value_codec or name is None:
+            return codec
+        return self._codecs.setdefault(name, codec)
 
     async def __call__(
         self, scope: MutableMapping[str, Any], receive: AsgiReceive, send: AsgiSend
@@ -157,6 +169,11 @@ class InspectorEndpoint:
             code, reason = CLOSE_INVALID_PROTOCOL_VERSION, INVALID_PROTOCOL_VERSION
             await _refuse(send, code, reason, _offered_rivet(scope))
             return
+        try:
+            codec = self._codec_for(scope)
+        except InvalidValueCodec:
+            await _refuse(send, 1002, INVALID_VALUE_CODEC, _offered_rivet(scope))
+            return
         actor_id = handshake.actor_id or ""
         credential = self.directory.authorize(actor_id, handshake.token)
         if credential is None:
@@ -167,7 +184,7 @@ class InspectorEndpoint:
             await _refuse(send, 1008, ACTOR_NOT_FOUND, handshake.subprotocol)
             return
         await send({"type": "websocket.accept", "subprotocol": handshake.subprotocol})
-        session = _Session(self, inspector, credential, send, handshake.protocol_version)
+        session = _Session(self, inspector, credential, send, handshake.protocol_version, codec)
         await session.run(receive)
 
 
@@ -183,9 +200,10 @@ class _Session:
         credential: CredentialClass,
         send: AsgiSend,
         negotiated: int | None,
+        value_codec: ValueCodec,
     ) -> None:
         self.endpoint = endpoint
-        self.context = RequestContext(inspector, endpoint.value_codec, credential)
+        self.context = RequestContext(inspector, value_codec, credential)
         self.versions = ServerSide(negotiated, endpoint.max_protocol_version)
         self.queue = SendQueue(
             send,
@@ -236,6 +254,11 @@ class _Session:
 
     def carries(self, message_name: str) -> bool:
         return self.versions.carries(message_name)
+
+    @property
+    def value_codec(self) -> ValueCodec:
+        """This connection's value codec (the push hub encodes pushes with it)."""
+        return self.context.value_codec
 
     def _give_up(self) -> None:
         hub, self._hub = self._hub, None

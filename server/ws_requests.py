@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from actorscope.protocol.history import WorkflowHistory, encode_history
-from actorscope.protocol.jsonform import from_json
 from actorscope.protocol.messages import (
     ActionRequest,
     ActionResponse,
@@ -73,6 +71,7 @@ from .inspector_api import (
     ScheduleFireInfo,
     ScheduleInfo,
 )
+from .wire_values import wire_history_bytes
 
 if TYPE_CHECKING:
     from actorscope.engine import HistorySnapshot
@@ -116,10 +115,9 @@ SyncHandler = Callable[[RequestContext, Any], ToClient | None]
 AsyncHandler = Callable[[RequestContext, Any], Awaitable[ToClient | None]]
 
 
-def history_bytes(snapshot: HistorySnapshot) -> bytes:
-    """The §4 ``WorkflowHistory`` bytes of an engine snapshot."""
-    history = from_json(WorkflowHistory, snapshot.to_transport(), data=_raw)
-    return encode_history(history)
+def history_bytes(snapshot: HistorySnapshot, codec: ValueCodec | None = None) -> bytes:
+    """The §4 ``WorkflowHistory`` bytes of an engine snapshot, user values in ``codec`` (§11)."""
+    return wire_history_bytes(snapshot, codec)
 
 
 def wire_connections(codec: ValueCodec, connections: list[ConnectionInfo]) -> list[Connection]:
@@ -206,17 +204,12 @@ async def build_init(context: RequestContext) -> ToClient:
             rpcs=list(inspector.rpcs()),
             is_database_enabled=inspector.is_database_enabled,
             queue_size=queue.size,
-            workflow_history=history_bytes(snapshot) if snapshot is not None else None,
+            workflow_history=history_bytes(snapshot, codec) if snapshot is not None else None,
             is_workflow_enabled=workflow_enabled,
             tab_config=tab_config(inspector, queue),
             schedules=wire_schedules(codec, schedules),
         )
     )
-
-
-def _raw(data: bytes) -> bytes:
-    # The engine's transport form already carries ``data`` fields as bytes.
-    return data
 
 
 # -- requests answered from memory -------------------------------------------
@@ -287,7 +280,7 @@ async def _workflow_history(context: RequestContext, request: WorkflowHistoryReq
     return ToClient(
         WorkflowHistoryResponse(
             rid=request.id,
-            history=history_bytes(snapshot) if snapshot is not None else None,
+            history=history_bytes(snapshot, context.value_codec) if snapshot is not None else None,
             is_workflow_enabled=enabled,
         )
     )
@@ -302,7 +295,9 @@ async def _workflow_replay(context: RequestContext, request: WorkflowReplayReque
     )
     return ToClient(
         WorkflowReplayResponse(
-            rid=request.id, history=history_bytes(snapshot), is_workflow_enabled=True
+            rid=request.id,
+            history=history_bytes(snapshot, context.value_codec),
+            is_workflow_enabled=True,
         )
     )
 

@@ -27,7 +27,7 @@ Script = Callable[[ServerConnection], Awaitable[None]]
 INIT = ToClient(
     Init(
         connections=[],
-        state=b"\x80",
+        state=b"\xa0",  # {} in CBOR, the value codec the client asks for by default
         is_state_enabled=True,
         rpcs=[],
         is_database_enabled=False,

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgpack
+import cbor2
 import pytest
 from actorscope.engine import WorkflowContext
 from actorscope.protocol.framing import decode_to_client, encode_to_server
@@ -177,7 +177,7 @@ CASES: list[Case] = [
     (lambda i: StateRequest(id=i), "counter", StateResponse),
     (lambda i: ConnectionsRequest(id=i), "counter", ConnectionsResponse),
     (
-        lambda i: ActionRequest(id=i, name="increment", args=msgpack.packb([2])),
+        lambda i: ActionRequest(id=i, name="increment", args=cbor2.dumps([2])),
         "counter",
         ActionResponse,
     ),
@@ -224,7 +224,7 @@ async def test_every_request_gets_its_response(
         for name, actor_id in demo_ids.items():
             peers[name] = await open_peer(server, actor_id, version, negotiated)
         counter = peers["counter"]
-        await counter.send(PatchStateRequest(state=msgpack.packb({"count": 40})))
+        await counter.send(PatchStateRequest(state=cbor2.dumps({"count": 40})))
         request_id = 1000 + version
         for build, actor, reply_class in CASES:
             if version < since(type(build(0)).__name__):
@@ -236,11 +236,11 @@ async def test_every_request_gets_its_response(
             assert isinstance(reply, reply_class), reply
             assert reply.rid == request_id
             if reply_class is StateResponse:  # the patch came first
-                assert msgpack.unpackb(reply.state) == {"count": 40}
+                assert cbor2.loads(reply.state) == {"count": 40}
             if reply_class is ActionResponse:
-                assert msgpack.unpackb(reply.output) == 42
+                assert cbor2.loads(reply.output) == 42
             if reply_class is DatabaseTableRowsResponse:
-                rows = msgpack.unpackb(reply.result)
+                rows = cbor2.loads(reply.result)
                 assert [row["name"] for row in rows] == ["apple", "pear", "plum"]
             if reply_class is SchedulesResponse:
                 assert [(s.id, s.kind, s.action) for s in reply.schedules] == [
@@ -330,13 +330,13 @@ async def test_replay_from_a_step_end_to_end(
             if isinstance(body, WorkflowHistoryUpdated):
                 seen.append(step_ids(decode_history(body.history)))
             elif isinstance(body, StateUpdated):
-                timelines.append(msgpack.unpackb(body.state)["timeline"])
+                timelines.append(cbor2.loads(body.state)["timeline"])
         assert any("two" in s and "three" not in s for s in seen)
         # Each re-run step saves the state before it completes (demo ``_mark``).
         assert timelines[-1] == ["one", "two", "three", "two", "three"]
-        await peer.send(ActionRequest(id=3, name="get_timeline", args=msgpack.packb([])))
+        await peer.send(ActionRequest(id=3, name="get_timeline", args=cbor2.dumps([])))
         timeline = await peer.reply()
-        assert msgpack.unpackb(timeline.output) == ["one", "two", "three", "two", "three"]
+        assert cbor2.loads(timeline.output) == ["one", "two", "three", "two", "three"]
 
 
 async def test_replay_while_a_step_runs_is_refused(
@@ -428,7 +428,7 @@ async def test_server_token_and_own_token_work(
         _, init = decode_to_client(await recv_bytes(conn))
         assert isinstance(init.body, Init)
         assert init.body.state is not None
-        assert msgpack.unpackb(init.body.state) == {"count": 0}
+        assert cbor2.loads(init.body.state) == {"count": 0}
     # The server-wide token as a bearer header.
     async with connect(
         inspector_url(server, actor.actor_id),
