@@ -78,7 +78,7 @@ async def test_filters(http: httpx.AsyncClient, demo_ids: dict[str, str]) -> Non
         assert r.status_code == 200, r.text
         return [a["name"] for a in r.json()["actors"]]
 
-    assert await names() == ["counter", "inventory", "order", "steps"]
+    assert await names() == ["counter", "heartbeat", "inventory", "order", "steps"]
     assert await names(name="order,counter") == ["counter", "order"]
     assert await names(name="ghost") == []
     ids = f"{demo_ids['steps']},{demo_ids['counter']},unknown"
@@ -86,7 +86,7 @@ async def test_filters(http: httpx.AsyncClient, demo_ids: dict[str, str]) -> Non
     assert await names(actor_ids=demo_ids["order"], name="order") == ["order"]
     assert await names(actor_ids=demo_ids["order"], name="steps") == []
     assert await names(include_destroyed="true", name="steps") == ["steps"]
-    assert await names(include_destroyed="false") == ["counter", "inventory", "order", "steps"]
+    assert await names(include_destroyed="false") == ["counter", "heartbeat", "inventory", "order", "steps"]
     bad = await http.get("/actors", params={**NS, "include_destroyed": "maybe"})
     assert_error(bad, 400, "request.invalid")
 
