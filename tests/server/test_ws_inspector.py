@@ -246,7 +246,7 @@ async def test_every_request_gets_its_response(
                 assert [(s.id, s.kind, s.action) for s in reply.schedules] == [
                     ("tick", "every", "increment")
                 ]
-                assert msgpack.unpackb(reply.schedules[0].args) == [1]
+                assert cbor2.loads(reply.schedules[0].args) == [1]
             if reply_class is ScheduleHistoryResponse:
                 assert reply.schedule_id == "tick" and reply.history == []
             if reply_class is ScheduleDeleteResponse:
