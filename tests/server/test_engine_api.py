@@ -121,14 +121,19 @@ async def test_namespace_must_be_default(http: httpx.AsyncClient) -> None:
 async def test_names(http: httpx.AsyncClient) -> None:
     body = (await http.get("/actors/names", params={**NS, "limit": "10"})).json()
     assert body == {
-        "names": {n: {"metadata": {}} for n in ("counter", "inventory", "order", "steps")},
+        "names": {
+            n: {"metadata": {}} for n in ("counter", "heartbeat", "inventory", "order", "steps")
+        },
         "pagination": {"cursor": None},
     }
     first = (await http.get("/actors/names", params={**NS, "limit": "3"})).json()
-    assert list(first["names"]) == ["counter", "inventory", "order"]
+    assert list(first["names"]) == ["counter", "heartbeat", "inventory"]
     params = {**NS, "limit": "3", "cursor": first["pagination"]["cursor"]}
     rest = (await http.get("/actors/names", params=params)).json()
-    assert rest == {"names": {"steps": {"metadata": {}}}, "pagination": {"cursor": None}}
+    assert rest == {
+        "names": {"order": {"metadata": {}}, "steps": {"metadata": {}}},
+        "pagination": {"cursor": None},
+    }
 
 
 async def test_create_the_ui_way(http: httpx.AsyncClient) -> None:
