@@ -28,6 +28,7 @@ from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
 from actorscope.protocol.values import VALUE_CODECS, CborCodec, value_codec
 
+from . import eventloop
 from .definitions import Registry
 from .runner import RunningServer, ServerConfig, start_server
 
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         keep_attempts=args.keep_attempts,
     )
     try:
-        asyncio.run(_serve(config, source))
+        eventloop.run(_serve(config, source))
     except OSError as exc:
         print(f"actorscope serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
