@@ -159,7 +159,9 @@ class CreateBody:
         name, key = body.get("name"), body.get("key")
         if not isinstance(name, str) or not name:
             raise errors.invalid_request("'name' must be a non-empty string")
-        if key is not None and not isinstance(key, str):
+        # The engine spelling may leave the key out or send null (a fresh one
+        # is made); ours wants a string when it sends one.
+        if (key is not None or (not engine and "key" in body)) and not isinstance(key, str):
             raise errors.invalid_request("'key' must be a string")
         if engine:
             for field in ("datacenter", "runner_name_selector", "crash_policy"):

@@ -10,9 +10,10 @@ call, encode, queue append.
 Lifecycle of one connection:
 
 1. Handshake (``ws_handshake``): a bad ``?protocol_version=`` closes with
-   1002; then auth through ``ActorDirectory.authorize``: a bad or missing
-   token closes with 1008 ``inspector.unauthorized`` — checked before the
-   actor is looked up, so an unauthenticated peer learns nothing about which
+   1002, and so does a ``?value_codec=`` other than ``cbor`` or ``msgpack``
+   (``wire_values``: the connection's value codec, §11); then auth through
+   ``ActorDirectory.authorize``: a bad or missing token closes with 1008
+   ``inspector.unauthorized`` — checked before the actor is looked up, so an unauthenticated peer learns nothing about which
    actors exist — and an unknown actor with 1008 ``inspector.actor_not_found``.
    The handshake is accepted first in every case, because a WebSocket close
    code can only travel in a close frame (refusing the upgrade would show
@@ -172,6 +173,8 @@ class InspectorEndpoint:
         try:
             codec = self._codec_for(scope)
         except InvalidValueCodec:
+            # 1002 (protocol error), like a bad protocol_version: the peer asked
+            # for something this server does not speak.
             await _refuse(send, 1002, INVALID_VALUE_CODEC, _offered_rivet(scope))
             return
         actor_id = handshake.actor_id or ""

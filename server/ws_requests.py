@@ -62,7 +62,7 @@ from actorscope.protocol.messages import (
 )
 from actorscope.protocol.values import ValueCodec
 
-from .errors import invalid_request
+from .errors import action_failed, invalid_request
 from .inspector_api import (
     ActorInspector,
     ConnectionInfo,
@@ -250,7 +250,12 @@ async def _action(context: RequestContext, request: ActionRequest) -> ToClient:
     if not isinstance(args, list):
         raise invalid_request("action args must encode a list")
     output = await context.inspector.call_action(request.name, args)
-    return ToClient(ActionResponse(rid=request.id, output=context.value_codec.encode(output)))
+    try:
+        encoded = context.value_codec.encode(output)
+    except ValueError as exc:
+        # Storable but not expressible in this peer's codec (§11): say so.
+        raise action_failed(request.name, exc) from exc
+    return ToClient(ActionResponse(rid=request.id, output=encoded))
 
 
 async def _traces(context: RequestContext, request: TraceQueryRequest) -> ToClient:

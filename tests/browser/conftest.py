@@ -110,7 +110,10 @@ def _unpack_inspector_ui(version: str) -> Path:
         if not done.exists():
             result = subprocess.run(
                 [npm, "pack", f"rivetkit@{version}", "--pack-destination", str(root), "--silent"],
-                cwd=root, capture_output=True, text=True, timeout=600,
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=600,
             )
             if result.returncode != 0:
                 pytest.fail(f"npm pack rivetkit@{version} failed:\n{result.stderr}")
@@ -184,6 +187,20 @@ class ServeSubprocess:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
+    def post(self, path: str, body: Any) -> Any:
+        """POST ``body`` as JSON to ``path`` with the server-wide token; the decoded answer."""
+        import json
+        import urllib.request
+
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
 
 def _free_port() -> int:
     import socket
@@ -207,9 +224,23 @@ def actorscope_serve(tmp_path: Path) -> Iterator[ServeSubprocess]:
     port = _free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "actorscope", "serve", "--demo", "--host", "127.0.0.1",
-             "--port", str(port), "--data", str(data_dir), "--inspector-token", SERVE_TOKEN],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "actorscope",
+                "serve",
+                "--demo",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data",
+                str(data_dir),
+                "--inspector-token",
+                SERVE_TOKEN,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:

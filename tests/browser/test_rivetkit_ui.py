@@ -24,7 +24,6 @@ from .conftest import ServeSubprocess
 
 #: Generous: the machine running the suite may be busy.
 TIMEOUT_MS = 30_000
-DEMO_NAMES = ("counter", "inventory", "order", "steps")
 
 # Sonner (the UI's toast library) renders each toast as an element with
 # data-sonner-toast and data-type="success"|"error"|...; record them all
@@ -122,6 +121,13 @@ def replays(server: ServeSubprocess, actor: str) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: int(r["seq"]))  # oldest first
 
 
+def demo_names(server: ServeSubprocess) -> list[str]:
+    """The actor names the server runs (``serve --demo`` creates one instance of each)."""
+    names = sorted(server.get("/actors/names?namespace=default")["names"])
+    assert {"counter", "order", "steps"} <= set(names)
+    return names
+
+
 def open_ui(page: Page, ui: str, server: ServeSubprocess) -> None:
     # Exactly what the README tells a user to open.
     page.goto(f"{ui}?u={server.url}&t={server.token}")
@@ -138,9 +144,9 @@ def test_connects_and_lists_every_demo_actor(
 ) -> None:
     watch = Watch(page, actorscope_serve)
     open_ui(page, inspector_ui_url, actorscope_serve)
-    for name in DEMO_NAMES:
+    for name in demo_names(actorscope_serve):
         expect(page.get_by_text(name, exact=True).first).to_be_visible(timeout=TIMEOUT_MS)
-    for name in DEMO_NAMES:
+    for name in demo_names(actorscope_serve):
         page.get_by_text(name, exact=True).first.click()
         # The instance list of that name shows its demo instance.
         expect(page.get_by_text("demo", exact=True).first).to_be_visible(timeout=TIMEOUT_MS)
@@ -153,7 +159,7 @@ def test_ordinary_use_shows_no_error(
     """Open every demo actor and every tab it has: no Error frame, no error toast."""
     watch = Watch(page, actorscope_serve)
     open_ui(page, inspector_ui_url, actorscope_serve)
-    for name in DEMO_NAMES:
+    for name in demo_names(actorscope_serve):
         before = watch.frames
         open_actor(page, name)
         # Wait for this actor's Init, then for the tabs to settle on what it has.
@@ -254,3 +260,43 @@ def test_workflow_replays_from_the_current_and_from_an_earlier_step(
     assert watch.frames > 0
     watch.assert_clean()
     assert [t for t in watch.toasts() if t.get("type") == "success"]
+
+
+def test_state_connections_and_queue_follow_the_actor_live(
+    page: Page, inspector_ui_url: str, actorscope_serve: ServeSubprocess
+) -> None:
+    server = actorscope_serve
+    watch = Watch(page, server)
+    counter = actor_id(server, "counter")
+    order = actor_id(server, "order")
+    open_ui(page, inspector_ui_url, server)
+    open_actor(page, "counter")
+    page.get_by_role("tab", name="State").click()
+    body = page.locator("body")
+    expect(body).to_contain_text('"count": 0', timeout=TIMEOUT_MS)
+    # A change made elsewhere arrives as a StateUpdated push (CBOR) and shows.
+    assert server.post(f"/gateway/{counter}/inspector/action/increment", {"args": [5]}) == {
+        "output": 5
+    }
+    expect(body).to_contain_text('"count": 5', timeout=TIMEOUT_MS)
+
+    # A client connects (from this page, with the server token as a browser
+    # client would): the Connections tab lists it.
+    url = f"{server.url.replace('http', 'ws', 1)}/gateway/{counter}/connect?user=alice"
+    page.evaluate(
+        "([u, t]) => { window.__client = new WebSocket(u, ['rivet', 'rivet_token.' + t]); }",
+        [url, server.token],
+    )
+    page.get_by_role("tab", name="Connections").click()
+    expect(body).to_contain_text("connections: (1)", timeout=TIMEOUT_MS)
+
+    # A queued message for the order workflow shows in its Queue tab.
+    open_actor(page, "order")
+    page.get_by_role("tab", name="Queue").click()
+    assert server.post(f"/gateway/{order}/queue/note", {"keep": "me"}) == {
+        "ok": True,
+        "queueSize": 1,
+    }
+    expect(body).to_contain_text("Queue size 1", timeout=TIMEOUT_MS)
+    expect(page.get_by_text("note", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+    watch.assert_clean()

@@ -85,4 +85,5 @@ def test_parser_defaults() -> None:
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port, args.dev, args.demo) == ("127.0.0.1", 6420, False, False)
     assert args.max_protocol_version == NEWEST_VERSION and args.inspector_token is None
+    assert args.value_codec == "cbor"
     assert args.data == Path(".actorscope")

@@ -178,3 +178,29 @@ async def test_the_python_client_asks_for_what_it_decodes(
         assert f"value_codec={expected}" in client.url
         assert await client.state() == {"timeline": ["one", "two", "three"]}
         assert await client.action("get_timeline") == ["one", "two", "three"]
+
+
+async def test_an_output_the_peer_codec_cannot_carry_is_a_clear_error(server_factory: Any) -> None:
+    from actorscope.protocol.framing import encode_to_server
+    from actorscope.protocol.messages import ActionRequest, ActionResponse, Error, ToServer
+    from actorscope.server.definitions import ActorDefinition, Registry
+
+    # MessagePack stores a map keyed by a tuple; CBOR values here have no such form.
+    registry = Registry([ActorDefinition("odd", None, {"odd": lambda ctx: {(1, 2): "x"}})])
+    server = await server_factory(registry=registry)
+    actor = server.directory.actors("odd")[0].actor_id
+    async with await open_ws(server, actor) as conn:
+        await next_body(conn, Init)
+        await conn.send(
+            encode_to_server(ToServer(ActionRequest(id=1, name="odd", args=cbor2.dumps([]))), 4)
+        )
+        error = await next_body(conn, Error)
+        assert error.message.startswith(
+            "actor.action_failed: odd: ValueError: value has no CBOR form"
+        )
+    async with await open_ws(server, actor, "?value_codec=msgpack") as conn:
+        await next_body(conn, Init)
+        args = msgpack.packb([])
+        await conn.send(encode_to_server(ToServer(ActionRequest(id=2, name="odd", args=args)), 4))
+        reply = await next_body(conn, ActionResponse)
+        assert reply.rid == 2
