@@ -13,8 +13,9 @@ Lifecycle of one connection:
    1002, and so does a ``?value_codec=`` other than ``cbor`` or ``msgpack``
    (``wire_values``: the connection's value codec, §11); then auth through
    ``ActorDirectory.authorize``: a bad or missing token closes with 1008
-   ``inspector.unauthorized`` — checked before the actor is looked up, so an unauthenticated peer learns nothing about which
-   actors exist — and an unknown actor with 1008 ``inspector.actor_not_found``.
+   ``inspector.unauthorized`` — checked before the actor is looked up, so
+   an unauthenticated peer learns nothing about which actors exist — and an
+   unknown actor with 1008 ``inspector.actor_not_found``.
    The handshake is accepted first in every case, because a WebSocket close
    code can only travel in a close frame (refusing the upgrade would show
    the client a bare HTTP 403 instead).
