@@ -8,7 +8,7 @@ proves at import that these classes match it.
 
 Versions 2 to 5 use these same classes wherever a message did not change
 (every request, every response but ``Init``), so upgrading them costs
-nothing. ``Init`` changed twice: :class:`InitV2` is the v2-v4 ``Init`` and
+nothing. ``Init`` changed after v2 twice: :class:`InitV2` is the v2-v4 ``Init`` and
 :class:`InitV5` the v5 one; they are here, beside the newest :class:`Init`,
 because the shared :class:`ToClient` wrapper carries them. Each ``vN`` module
 freezes its own unions (the members in its tag order); ``ToServerBody`` and

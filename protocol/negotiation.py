@@ -108,6 +108,10 @@ def _version_value(value: str, cap: int) -> int:
     return version
 
 
+_HISTORY_TYPES = frozenset(
+    {m.WorkflowHistoryUpdated, m.WorkflowHistoryResponse, m.WorkflowReplayResponse}
+)
+
 #: The inspector UI's tab for schedules (a built-in tab id, PROTOCOL.md §9.3).
 SCHEDULES_TAB = "schedules"
 
@@ -126,8 +130,8 @@ def for_peer(msg: m.ToClient, version: int) -> m.ToClient:
     body = msg.body
     if type(body) is m.Init:
         return _init_for_peer(msg, body, version)
-    if version >= VERSION_CHECK_ENTRIES_SINCE:
-        return msg
+    if version >= VERSION_CHECK_ENTRIES_SINCE or type(body) not in _HISTORY_TYPES:
+        return msg  # the per-frame path: two comparisons for every other reply
     match body:
         case m.WorkflowHistoryUpdated(history=payload):
             history = without_version_checks(payload)

@@ -1,6 +1,6 @@
 """The replay audit: who rewound which workflow, why, and what came of it.
 
-Issue #5 "Reason and audit": every replay, from either transport, appends a
+Reason and audit: every replay, from either transport, appends a
 record persisted with the actor — time, transport, credential class (server
 token, actor token, dev mode; never the token itself), target, boundary,
 number of entries discarded, reason, and result (done, or refused and why).

@@ -1,6 +1,6 @@
 """Replay as an operator uses it: by path, dry run, with a reason, audited, archived.
 
-Issue #5 "Replay features beyond the protocol". The v1-v4 WebSocket messages
+Replay features beyond the protocol. The v1-v4 WebSocket messages
 stay as PROTOCOL.md specifies; these features live in the HTTP API and the
 CLI. Both transports replay through ``ReplayOperator.replay`` (the actor
 façade's ``replay`` delegates to it), so every replay — and every refusal —
@@ -74,7 +74,7 @@ class ReplayTarget(Protocol):
 
 @attrs.frozen
 class ReplayRequestBody:
-    """The body of ``POST /inspector/workflow/replay`` (PROTOCOL.md §8 plus issue #5)."""
+    """The body of ``POST /inspector/workflow/replay`` (PROTOCOL.md §8 plus the operator fields)."""
 
     entry_id: str | None = None
     step: str | None = None

@@ -52,7 +52,7 @@ class ServerConfig:
             asks for another (§11; CBOR by default).
         create: (name, key) actors to create (or reopen) at start.
         trace_capacity: spans kept per actor.
-        keep_attempts: archived replay attempts kept per workflow (issue #5).
+        keep_attempts: archived replay attempts kept per workflow.
     """
 
     registry: Registry

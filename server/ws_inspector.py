@@ -13,8 +13,8 @@ Lifecycle of one connection:
    1002, and so does a ``?value_codec=`` other than ``cbor`` or ``msgpack``
    (``wire_values``: the connection's value codec, §11); then auth through
    ``ActorDirectory.authorize``: a bad or missing token closes with 1008
-   ``inspector.unauthorized`` — checked before the actor is looked up, so an
-   unauthenticated peer learns nothing about which actors exist — and an
+   ``inspector.unauthorized`` — checked before the actor is looked up, so
+   an unauthenticated peer learns nothing about which actors exist — and an
    unknown actor with 1008 ``inspector.actor_not_found``.
    The handshake is accepted first in every case, because a WebSocket close
    code can only travel in a close frame (refusing the upgrade would show
@@ -248,11 +248,6 @@ class _Session:
                     await writer
 
     @property
-    def value_codec(self) -> ValueCodec:
-        """This connection's value codec (the push hub encodes pushes with it)."""
-        return self.context.value_codec
-
-    @property
     def version(self) -> int:
         """The version this peer is answered at right now (for the push hub)."""
         return self.versions.version
@@ -263,6 +258,11 @@ class _Session:
 
     def carries(self, message_name: str) -> bool:
         return self.versions.carries(message_name)
+
+    @property
+    def value_codec(self) -> ValueCodec:
+        """This connection's value codec (the push hub encodes pushes with it)."""
+        return self.context.value_codec
 
     def _give_up(self) -> None:
         hub, self._hub = self._hub, None

@@ -37,6 +37,8 @@ from actorscope.protocol.negotiation import (
     for_peer,
     parse_protocol_version,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -79,6 +81,18 @@ def test_accepted(query: str | bytes, version: int | None) -> None:
 def test_refused(query: str) -> None:
     with pytest.raises(InvalidProtocolVersion):
         parse_protocol_version(query)
+
+
+@given(st.text(max_size=12))
+def test_any_value_is_a_version_or_refused(value: str) -> None:
+    from urllib.parse import quote
+
+    try:
+        version = parse_protocol_version("protocol_version=" + quote(value))
+    except InvalidProtocolVersion:
+        return
+    assert version is not None and 1 <= version <= NEWEST_VERSION
+    assert int(value.removeprefix("+")) == version
 
 
 def test_cap_bounds_negotiation() -> None:
