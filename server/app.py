@@ -6,7 +6,9 @@
 * management (``management.py``, both its spellings), discovery
   (``discovery.py``) and the Database tab's SQL (``database_execute.py``)
   for the RivetKit Inspector UI (§10),
-* CORS on every HTTP route (``cors.py``), preflights included.
+* CORS on every HTTP route (``cors.py``), preflights included,
+* the live event stream (``event_stream.py``) and the built-in web
+  inspector at ``/ui/`` (``web_ui.py``).
 
 Route order matters only where paths overlap: the gateway's own routes come
 first, then the inspector's, so ``/gateway/{id}/connect`` is never mistaken
@@ -25,9 +27,11 @@ from .cors import CorsMiddleware
 from .database_execute import database_execute_routes
 from .directory import ActorSystem
 from .discovery import discovery_routes
+from .event_stream import OpenStreams, event_stream_routes
 from .gateway import gateway_routes
 from .http_api import inspector_http_routes
 from .management import management_routes
+from .web_ui import web_ui_routes
 from .ws_inspector import inspector_websocket_routes
 
 __all__ = ["build_app"]
@@ -39,15 +43,24 @@ def build_app(
     value_codec: ValueCodec,
     max_protocol_version: int = NEWEST_VERSION,
 ) -> Starlette:
-    """The server's ASGI app over ``system``'s actors."""
+    """The server's ASGI app over ``system``'s actors.
+
+    ``app.state.event_streams`` holds the open event streams
+    (``event_stream.end_event_streams(app)`` ends them at shutdown).
+    """
+    streams = OpenStreams()
     routes: list[BaseRoute] = [
         *gateway_routes(system),
         *inspector_websocket_routes(
             system, value_codec=value_codec, max_protocol_version=max_protocol_version
         ),
         *inspector_http_routes(system),
+        *event_stream_routes(system, streams),
         *management_routes(system),
         *discovery_routes(system, max_protocol_version=max_protocol_version),
         *database_execute_routes(system),
+        *web_ui_routes(system),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(CorsMiddleware)])
+    app = Starlette(routes=routes, middleware=[Middleware(CorsMiddleware)])
+    app.state.event_streams = streams
+    return app
