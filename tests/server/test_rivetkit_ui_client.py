@@ -91,5 +91,7 @@ async def test_the_current_ui_codecs_speak_v6_with_cbor_values(
         "isByteArray": True,
         "entries": 0,  # right after a rewind to the first step
     }
-    records = await steps.workflow.operator.replays() if steps.workflow else []
+    # ReplayOperator.replays() answers one page: {"replays": [...], "nextBefore"}.
+    page = await steps.workflow.operator.replays() if steps.workflow else {"replays": []}
+    records = page["replays"]
     assert [(r["transport"], r["credential"]) for r in records] == [("http", "actor")]
