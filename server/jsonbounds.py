@@ -70,7 +70,9 @@ def check_value(value: Any, what: str, *, max_depth: int = MAX_DEPTH) -> None:
         elif isinstance(item, int):
             if not MIN_INT <= item <= MAX_INT:
                 bits = item.bit_length()
-                raise errors.invalid_request(f"{what} has an integer out of range ({bits} bits)")
+                raise errors.invalid_request(
+                    f"{what} is not serializable: an integer out of range ({bits} bits)"
+                )
         elif isinstance(item, list | tuple | dict):
             if depth >= max_depth:
                 raise errors.invalid_request(f"{what} is nested deeper than {max_depth}")

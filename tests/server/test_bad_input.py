@@ -166,7 +166,8 @@ class _Inspector:
 
 
 async def _inspector(server: RunningServer, actor_id: str) -> _Inspector:
-    url = f"{server.ws_url}/gateway/{actor_id}/inspector/connect?protocol_version=4"
+    query = "?protocol_version=4&value_codec=msgpack"  # whatever the server's default
+    url = f"{server.ws_url}/gateway/{actor_id}/inspector/connect{query}"
     headers = {"Authorization": f"Bearer {server.server_token}"}
     conn = await connect(url, additional_headers=headers, open_timeout=TIMEOUT)
     frame = await asyncio.wait_for(conn.recv(), TIMEOUT)

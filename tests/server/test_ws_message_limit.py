@@ -42,7 +42,9 @@ def _patch_frame(size: int) -> tuple[bytes, bytes]:
 
 
 async def _open(server: RunningServer, actor_id: str, compression: str | None) -> ClientConnection:
-    url = f"{server.ws_url}/gateway/{actor_id}/inspector/connect?protocol_version=4"
+    # MessagePack values, whatever the server's default codec.
+    query = "?protocol_version=4&value_codec=msgpack"
+    url = f"{server.ws_url}/gateway/{actor_id}/inspector/connect{query}"
     conn = await connect(
         url,
         additional_headers={"Authorization": f"Bearer {server.server_token}"},
