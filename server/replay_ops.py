@@ -32,26 +32,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-from actorscope.engine import (
-    AttemptInfo,
-    AttemptNotFound,
-    EngineError,
-    ReplayInFlight,
-    ReplayTargetNotStep,
-    StepNotFound,
-    list_attempts,
-    load_attempt,
-    plan_replay,
-    resolve_path,
-)
+from actorscope.engine import EngineError
+from actorscope.engine.attempts import AttemptInfo, AttemptNotFound, list_attempts, load_attempt
 from actorscope.engine.driver import Driver
+from actorscope.engine.errors import ReplayInFlight, ReplayTargetNotStep, StepNotFound
 from actorscope.engine.model import kind_name
+from actorscope.engine.paths import resolve_path
+from actorscope.engine.replay import plan_replay
 
 from . import errors
 from .audit import ReplayAudit, ReplayAuditRecord
 
 if TYPE_CHECKING:
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = [
     "ReplayOperator",

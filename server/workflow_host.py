@@ -21,17 +21,12 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from actorscope.engine import (
-    HistorySnapshot,
-    ReplayInFlight,
-    ReplayTargetNotStep,
-    StepNotFound,
-    WorkflowContext,
-    WorkflowRunner,
-)
-from actorscope.engine.errors import WorkflowBusy
+from actorscope.engine import WorkflowContext
+from actorscope.engine.errors import ReplayInFlight, ReplayTargetNotStep, StepNotFound, WorkflowBusy
 from actorscope.engine.model import EntryStatus, StepKind
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
+from actorscope.engine.runner import WorkflowRunner
+from actorscope.engine.snapshot import HistorySnapshot
 
 from . import errors
 from .audit import ReplayAudit

@@ -49,7 +49,7 @@ from .errors import invalid_request
 from .inspector_api import ActorInspector, ConnectionInfo, CredentialClass
 
 if TYPE_CHECKING:
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = [
     "ASYNC_HANDLERS",

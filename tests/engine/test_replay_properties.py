@@ -18,16 +18,15 @@ from actorscope.engine import (
     Loop,
     LoopBreak,
     LoopContinue,
-    ManualClock,
     MemoryDriver,
-    StepKind,
     WorkflowContext,
-    load_history,
-    plan_replay,
-    replay_from_step,
     run_workflow,
 )
+from actorscope.engine.clock import ManualClock
 from actorscope.engine.execution import clear_cache
+from actorscope.engine.executor import load_history
+from actorscope.engine.model import StepKind
+from actorscope.engine.replay import plan_replay, replay_from_step
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
