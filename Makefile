@@ -25,7 +25,7 @@ test-browser: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	mkdir -p .lint && ln -sfn .. .lint/actorscope
-	MYPYPATH=.lint $(BIN)/mypy -p actorscope.protocol -p actorscope.engine -p actorscope.server -p actorscope.client
+	MYPYPATH=.lint $(BIN)/mypy -m actorscope -p actorscope.protocol -p actorscope.engine -p actorscope.server -p actorscope.client
 
 bench: $(STAMP)
 	$(BIN)/python bench/protocol.py

@@ -107,8 +107,8 @@ def _add_item(ctx: ActorContext, name: str, qty: int) -> int:
 
 
 def demo_registry() -> Registry:
-    """A fresh registry of the four demo actor types."""
-    return Registry(
+    """A fresh registry of the demo actor types, each created with key ``demo``."""
+    registry = Registry(
         [
             ActorDefinition(
                 "counter", {"count": 0}, {"increment": _increment, "get_count": _get_count}
@@ -118,3 +118,4 @@ def demo_registry() -> Registry:
             ActorDefinition("inventory", None, {"add_item": _add_item}, database=_inventory_schema),
         ]
     )
+    return Registry(registry, create=[(name, DEMO_KEY) for name in registry.names()])

@@ -115,7 +115,8 @@ class ServeProcess:
 
 _URL = re.compile(r"^actorscope serving on (http://\S+)")
 _TOKEN = re.compile(r"^server token: ([0-9a-f]{16,})$")
-_ACTOR = re.compile(r"^  actor (\w+)/(\S+): (\w+)$")
+# An instance line: "  name/key  actorId" (an empty key prints as "").
+_ACTOR = re.compile(r"^  ([\w.-]+)/(\S+)\s+([0-9a-f]{20})$")
 
 ServeFactory = Callable[..., Awaitable[ServeProcess]]
 
@@ -160,7 +161,8 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[ServeFactory]:
             elif m := _TOKEN.match(line):
                 running.token = m.group(1)
             elif m := _ACTOR.match(line):
-                running.actors[f"{m.group(1)}/{m.group(2)}"] = m.group(3)
+                key = "" if m.group(2) == '""' else m.group(2)
+                running.actors[f"{m.group(1)}/{key}"] = m.group(3)
             elif line.startswith("(Ctrl-C"):
                 return running
 
