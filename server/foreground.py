@@ -38,10 +38,13 @@ async def serve_forever(config: ServerConfig, token_source: str, out: TextIO | N
         await asyncio.wait({waiter, serving}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        # The handlers stay until the server has stopped: a second Ctrl-C (or
+        # the reloader's SIGINT after the terminal's) must not interrupt the
+        # shutdown halfway.
         with contextlib.suppress(BaseException):
             await server.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 def _token_lines(server: RunningServer, token_source: str) -> tuple[list[str], str | None]:

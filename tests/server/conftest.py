@@ -123,7 +123,7 @@ ServeFactory = Callable[..., Awaitable[ServeProcess]]
 
 @pytest.fixture
 async def serve_process(tmp_path: Path) -> AsyncIterator[ServeFactory]:
-    """``await serve_process(*args)`` runs ``python -m actorscope serve --port 0 *args``.
+    """``await serve_process(*args, cwd=None)`` runs ``python -m actorscope serve --port 0 *args``.
 
     Waits for the banner (up to 30 s) and returns a ``ServeProcess`` with
     ``.url``, ``.token`` (when the banner printed one), ``.actors``
@@ -133,7 +133,7 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[ServeFactory]:
     """
     started: list[ServeProcess] = []
 
-    async def factory(*args: str) -> ServeProcess:
+    async def factory(*args: str, cwd: Path | None = None) -> ServeProcess:
         log_path = tmp_path / f"serve-{len(started)}.log"
         with log_path.open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
@@ -146,6 +146,7 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[ServeFactory]:
                 *args,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
+                cwd=cwd,
             )
         running = ServeProcess(proc, [], log_path)
         started.append(running)
