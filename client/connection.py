@@ -25,13 +25,14 @@ from typing import Any, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
 from actorscope.protocol import messages as m
 from actorscope.protocol.errors import ConversionError, DecodeError
 from actorscope.protocol.framing import VERSIONS, decode_to_client, encode_to_server
 from actorscope.protocol.history import WorkflowHistory, decode_history
 from actorscope.protocol.values import MsgpackCodec, ValueCodec
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
 from .errors import (
     InspectorClientError,

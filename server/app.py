@@ -12,10 +12,11 @@ for anything else.
 
 from __future__ import annotations
 
-from actorscope.protocol.framing import NEWEST_VERSION
-from actorscope.protocol.values import ValueCodec
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
+
+from actorscope.protocol.framing import NEWEST_VERSION
+from actorscope.protocol.values import ValueCodec
 
 from .directory import ActorSystem
 from .gateway import gateway_routes

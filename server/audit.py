@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import attrs
 import msgpack
+
 from actorscope.engine.driver import BatchOp, Delete, Driver, Set
 
 __all__ = ["DEFAULT_AUDIT_LIMIT", "ReplayAudit", "ReplayAuditRecord", "ReplayResult"]

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
+
 from actorscope.engine import EngineError
 from actorscope.engine.attempts import AttemptInfo, AttemptNotFound, list_attempts, load_attempt
 from actorscope.engine.driver import Driver

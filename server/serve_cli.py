@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
 

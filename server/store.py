@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 import msgpack
+
 from actorscope.engine import SQLiteDriver
 from actorscope.engine.driver import Delete, Set
 

@@ -34,6 +34,8 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.routing import BaseRoute, WebSocketRoute
+
 from actorscope.protocol.errors import DecodeError
 from actorscope.protocol.framing import (
     NEWEST_VERSION,
@@ -43,7 +45,6 @@ from actorscope.protocol.framing import (
 )
 from actorscope.protocol.messages import Error, ToClient, ToServer
 from actorscope.protocol.values import ValueCodec
-from starlette.routing import BaseRoute, WebSocketRoute
 
 from .errors import InspectorError
 from .inspector_api import ActorDirectory, ActorInspector, CredentialClass

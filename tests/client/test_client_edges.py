@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
 from actorscope.client import (
     InspectorClient,
     InspectorConnectionClosed,
@@ -21,7 +23,6 @@ from actorscope.client import (
 )
 from actorscope.protocol.framing import decode_to_server, encode_to_client
 from actorscope.protocol.messages import Error, Init, StateRequest, StateResponse, ToClient
-from websockets.asyncio.server import ServerConnection, serve
 
 Script = Callable[[ServerConnection], Awaitable[None]]
 INIT = ToClient(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from actorscope.engine import MemoryDriver, SQLiteDriver
 from actorscope.engine.clock import ManualClock
 from actorscope.engine.driver import Driver

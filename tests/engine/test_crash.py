@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
 from actorscope.engine import SQLiteDriver
 from actorscope.engine.codec import ENTRY, META
 from actorscope.engine.executor import load_history

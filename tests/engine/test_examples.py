@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from actorscope.engine import Loop, LoopBreak, LoopContinue, WorkflowContext, run_workflow
 from actorscope.engine.clock import ManualClock
 from actorscope.engine.driver import Driver

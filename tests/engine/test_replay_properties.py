@@ -14,6 +14,9 @@ import asyncio
 from collections import Counter
 from typing import Any, TypeAlias
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from actorscope.engine import (
     Loop,
     LoopBreak,
@@ -27,8 +30,6 @@ from actorscope.engine.execution import clear_cache
 from actorscope.engine.executor import load_history
 from actorscope.engine.model import StepKind
 from actorscope.engine.replay import plan_replay, replay_from_step
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 # ("step",) | ("sleep",) | ("loop", iterations, children) | ("join", [children, ...])
 Node: TypeAlias = tuple[Any, ...]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from actorscope.server.cli import main
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+
 from actorscope.protocol import SchemaError, SchemaMismatch, body_classes, history, v1, v2, v3, v4
 from actorscope.protocol.codec import Codec
 from actorscope.protocol.modelcheck import check_bindings

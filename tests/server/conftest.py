@@ -43,10 +43,11 @@ from typing import Any
 
 import attrs
 import pytest
-from actorscope.server.demo import DEMO_KEY, demo_registry
-from actorscope.server.runner import RunningServer, ServerConfig, start_server
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+
+from actorscope.server.demo import DEMO_KEY, demo_registry
+from actorscope.server.runner import RunningServer, ServerConfig, start_server
 
 SERVER_TOKEN = "test-server-token-0123456789"
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from actorscope.server.app_loader import AppNotFound, AppRaised, as_registry, load_app
 from actorscope.server.definitions import Actor, ActorDefinition, Registry, parse_create
 

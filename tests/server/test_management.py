@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+
 from actorscope.server.runner import RunningServer
 
 TIMEOUT = 5.0

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.engine import WorkflowContext
 from actorscope.server import workflow_host
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
 from actorscope.engine import Loop, MemoryDriver, WorkflowContext
 from actorscope.engine.runner import WorkflowRunner
 from actorscope.server.audit import ReplayAudit

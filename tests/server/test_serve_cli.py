@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from actorscope.server.cli import build_parser
 
 TIMEOUT = 5.0
