@@ -243,9 +243,15 @@ class InspectorClient:
         )
         return None if resp.history is None else decode_history(resp.history)
 
+    async def replay_from_start(self) -> WorkflowHistory | None:
+        """Replay the whole workflow (v4): ``replay()`` without an entry id."""
+        return await self.replay(None)
+
     async def replay(self, entry_id: str | None = None) -> WorkflowHistory | None:
-        """Rewind the workflow to ``entry_id`` (or the start) (v4; ENGINE.md
-        "Replay from a step"); returns the history right after the rewind.
+        """Rewind the workflow to ``entry_id`` (v4; docs/ENGINE.md "Replay from
+        a step"); returns the history right after the rewind. Without an
+        ``entry_id`` the whole workflow replays from the start (see
+        :meth:`replay_from_start`).
 
         Raises:
             RequestNotSupported: negotiated version below 4 (nothing is sent).

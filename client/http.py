@@ -159,7 +159,11 @@ class HttpInspector:
         dry_run: bool = False,
         reason: str | None = None,
     ) -> Any:
-        """``POST /inspector/workflow/replay``; ``step`` targets a location path."""
+        """``POST /inspector/workflow/replay``; ``step`` targets a location path.
+
+        With neither ``entry_id`` nor ``step`` the whole workflow replays from
+        the start (the empty body's meaning); :meth:`replay_from_start` says so.
+        """
         body: dict[str, Any] = {}
         if entry_id is not None:
             body["entryId"] = entry_id
@@ -170,6 +174,10 @@ class HttpInspector:
         if reason is not None:
             body["reason"] = reason
         return self._call("POST", "/workflow/replay", body)
+
+    def replay_from_start(self, *, dry_run: bool = False, reason: str | None = None) -> Any:
+        """Replay the whole workflow: every entry is discarded and runs again."""
+        return self.replay(dry_run=dry_run, reason=reason)
 
     def replays(self) -> Any:
         """The replay audit, newest first."""
