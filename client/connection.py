@@ -36,6 +36,7 @@ from actorscope.protocol.values import MsgpackCodec, ValueCodec
 
 from .errors import (
     InspectorClientError,
+    InspectorConnectFailed,
     InspectorConnectionClosed,
     InspectorRequestError,
     InspectorTimeout,
@@ -156,9 +157,14 @@ class InspectorClient:
             )
         except websockets.exceptions.InvalidStatus as exc:
             status = exc.response.status_code
-            raise InspectorConnectionClosed(None, f"handshake refused: HTTP {status}") from exc
+            raise InspectorConnectFailed(
+                f"{self.url}: the inspector handshake was refused: HTTP {status}"
+            ) from exc
         except (OSError, websockets.exceptions.WebSocketException) as exc:
-            raise InspectorConnectionClosed(None, f"cannot connect to {self.url}: {exc}") from exc
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise InspectorConnectFailed(
+                f"cannot connect to {self.url}: {reason} (is the server running there?)"
+            ) from exc
         self._init = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read_loop(self._ws))
         try:
