@@ -13,14 +13,17 @@ for anything else.
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from actorscope.protocol.framing import NEWEST_VERSION
 from actorscope.protocol.values import ValueCodec
 
+from . import errors
 from .directory import ActorSystem
 from .gateway import gateway_routes
-from .http_api import inspector_http_routes
+from .http_api import error_response, inspector_http_routes
 from .management import management_routes
 from .ws_inspector import inspector_websocket_routes
 
@@ -42,4 +45,17 @@ def build_app(
         *inspector_http_routes(system),
         *management_routes(system),
     ]
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: _no_route, 405: _wrong_method},
+    )
+
+
+# Starlette answers a path no route matches in plain text; a client of a JSON
+# API should get JSON for every answer, this one included.
+async def _no_route(request: Request, exc: Exception) -> Response:
+    return error_response(errors.route_not_found(request.method, request.url.path))
+
+
+async def _wrong_method(request: Request, exc: Exception) -> Response:
+    return error_response(errors.method_not_allowed(request.method, request.url.path))
