@@ -188,3 +188,15 @@ class HttpInspector:
 
     def database_rows(self, table: str, limit: int = 100, offset: int = 0) -> Any:
         return self._call("GET", "/database/rows", table=table, limit=limit, offset=offset)
+
+    def schedules(self) -> Any:
+        """``{schedules: [...]}``, soonest first (docs/PROTOCOL.md §9.8)."""
+        return self._call("GET", "/schedules")
+
+    def schedule_history(self, schedule_id: str, limit: int = 100) -> Any:
+        """``{scheduleId, history: [...]}``, the newest ``limit`` fires oldest first."""
+        return self._call("GET", f"/schedules/{quote(schedule_id, safe='')}/history", limit=limit)
+
+    def delete_schedule(self, schedule_id: str, kind: str) -> Any:
+        """``{scheduleId, deleted}``; ``kind`` is ``at``, ``every`` or ``cron``."""
+        return self._call("DELETE", f"/schedules/{quote(schedule_id, safe='')}", kind=kind)

@@ -44,6 +44,7 @@ from .model import (
     SleepKind,
     SleepState,
     StepKind,
+    VersionCheckKind,
     WorkflowRecord,
     WorkflowState,
 )
@@ -169,6 +170,8 @@ def _encode_kind(kind: EntryKind) -> list[object]:
             return [6, winner, _encode_branches(branches)]
         case RemovedKind(original_type=original_type, original_name=original_name):
             return [7, original_type, original_name]
+        case VersionCheckKind(resolved=resolved, latest=latest):
+            return [8, resolved, latest]
     raise TypeError(f"not an entry kind: {kind!r}")
 
 
@@ -190,6 +193,8 @@ def _decode_kind(raw: list[Any]) -> EntryKind:
             return RaceKind(raw[1], _decode_branches(raw[2]))
         case 7:
             return RemovedKind(raw[1], raw[2])
+        case 8:
+            return VersionCheckKind(raw[1], raw[2])
     raise ValueError(f"unknown entry kind tag {raw[0]!r}")
 
 

@@ -34,6 +34,7 @@ from .model import (
     RaceKind,
     Segment,
     StepKind,
+    VersionCheckKind,
     WorkflowRecord,
     WorkflowState,
     kind_name,
@@ -68,6 +69,16 @@ class ReplayPlan:
     branch_resets: dict[str, tuple[str, ...]]
 
 
+def _is_pin(entry: Entry) -> bool:
+    """A version check: a replay keeps it, so a rewound run takes the version it took.
+
+    It is re-created after the kept prefix with the same id and value (a
+    version check is matched by location, not by order), and it never moves
+    the boundary or resets a branch.
+    """
+    return isinstance(entry.kind, VersionCheckKind)
+
+
 def _containers(location: Location) -> list[tuple[Location, Segment]]:
     """(location, next segment) of every prefix of ``location`` that may be a container.
 
@@ -90,7 +101,7 @@ def _move_out(snapshot: HistorySnapshot, boundary: Entry) -> Entry | None:
     whole; a kept race would keep a stale winner (ENGINE.md rule 3).
     """
     start = bisect.bisect_left(snapshot.entries, boundary.seq, key=lambda e: e.seq)
-    parents = {entry.location[:-1] for entry in snapshot.entries[start:]}
+    parents = {e.location[:-1] for e in snapshot.entries[start:] if not _is_pin(e)}
     best: Entry | None = None
     for parent in parents:
         for container_location, segment in _containers((*parent, 0)):
@@ -120,7 +131,8 @@ def plan_replay(snapshot: HistorySnapshot, entry_id: str | None) -> ReplayPlan:
     names = snapshot.name_registry
     boundary: Entry | None
     if entry_id is None:
-        boundary = entries[0] if entries else None  # rule 1: discard everything
+        # Rule 1: discard everything (version checks are kept, see _is_pin).
+        boundary = next((e for e in entries if not _is_pin(e)), None)
     else:
         target = snapshot.by_id.get(entry_id)
         if target is None:
@@ -141,7 +153,7 @@ def plan_replay(snapshot: HistorySnapshot, entry_id: str | None) -> ReplayPlan:
     if boundary is None:
         return ReplayPlan(entry_id, None, None, (), {})
     start = bisect.bisect_left(entries, boundary.seq, key=lambda e: e.seq)
-    discarded = entries[start:]
+    discarded = [e for e in entries[start:] if not _is_pin(e)]
     # Rule 5: a RUNNING step that would be kept means a live run owns it.
     for running_id, meta in snapshot.entry_metadata.items():
         if meta.status is not EntryStatus.RUNNING:
@@ -224,8 +236,12 @@ async def apply_replay(
         ops += codec.range_from_ops(codec.ENTRY, plan.boundary_seq, last)
         ops += codec.range_from_ops(codec.META, plan.boundary_seq, last)
         ops += await _archive(store, plan, now, keep_attempts)
-        ops.append(Set(codec.COUNTER_SEQ, str(store.next_seq).encode()))
+        cut = store.cut_index(plan.boundary_seq)
+        pins = [(e, store.meta[e.id]) for e in store.entries[cut:] if _is_pin(e)]
         store.truncate(plan.boundary_seq)
+        for entry, meta in pins:
+            ops += store.reinsert(entry, meta)
+        ops.append(Set(codec.COUNTER_SEQ, str(store.next_seq).encode()))
     for join_id, branches in plan.branch_resets.items():
         join = store.entry(join_id)
         assert isinstance(join.kind, JoinKind)

@@ -227,6 +227,21 @@ class HistoryStore:
         self.pending.append(Set(codec.int_key(codec.META, entry.seq), raw_meta))
         return entry
 
+    def reinsert(self, entry: Entry, meta: EntryMetadata) -> list[BatchOp]:
+        """Index a dropped ``entry`` again under the next sequence number.
+
+        Returns its writes instead of staging them: a replay that carries an
+        entry over puts them after its range deletes in the same batch.
+        """
+        moved = entry._replace(seq=self.next_seq)
+        self.next_seq += 1
+        raw, raw_meta = codec.encode_entry(moved), codec.encode_meta(meta)
+        self._index(moved, raw, meta, raw_meta)
+        return [
+            Set(codec.int_key(codec.ENTRY, moved.seq), raw),
+            Set(codec.int_key(codec.META, moved.seq), raw_meta),
+        ]
+
     def update(
         self, entry: Entry, kind: EntryKind | None = None, meta: EntryMetadata | None = None
     ) -> Entry:

@@ -32,6 +32,7 @@ from .model import (
     SleepKind,
     SleepState,
     StepKind,
+    VersionCheckKind,
 )
 from .snapshot import HistorySnapshot
 
@@ -97,6 +98,9 @@ def _kind_out(kind: EntryKind) -> dict[str, Any]:
         case RemovedKind(original_type=original_type, original_name=original_name):
             val = {"originalType": original_type, "originalName": original_name}
             return {"tag": "WorkflowRemovedEntry", "val": val}
+        case VersionCheckKind(resolved=resolved, latest=latest):
+            val = {"resolved": resolved, "latest": latest}
+            return {"tag": "WorkflowVersionCheckEntry", "val": val}
     raise TypeError(f"not an entry kind: {kind!r}")
 
 
@@ -119,6 +123,8 @@ def _kind_in(raw: Mapping[str, Any]) -> EntryKind:
             return RaceKind(val["winner"], _branches_in(val["branches"]))
         case "WorkflowRemovedEntry":
             return RemovedKind(val["originalType"], val["originalName"])
+        case "WorkflowVersionCheckEntry":
+            return VersionCheckKind(int(val["resolved"]), int(val["latest"]))
     raise ValueError(f"unknown entry kind tag {raw['tag']!r}")
 
 

@@ -4,7 +4,7 @@
 ``inspector_api.py``), so the HTTP API and the WebSocket inspector see exactly
 the same actor. Changes are announced to subscribers as ``InspectorEvent``s:
 state (after each action, patch or workflow write that changed its encoding),
-connections, queue size and workflow history.
+connections, queue size, workflow history and schedules (``schedules.py``).
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ from .inspector_api import (
     CredentialClass,
     InspectorEvent,
     QueueInfo,
+    ScheduleFireInfo,
+    ScheduleInfo,
     StateChanged,
     TraceResult,
 )
+from .schedules import ActorSchedules, ScheduleApi
 from .store import ActorRecord, ActorStore, pack, unpack
 from .traces import DEFAULT_TRACE_CAPACITY, Span, TraceBuffer, spans_to_otlp
 from .workflow_host import WorkflowHost
@@ -97,6 +100,10 @@ class _Context:
             raise errors.database_not_enabled()
         return self._actor.database.conn
 
+    @property
+    def schedule(self) -> ScheduleApi:
+        return ScheduleApi(self._actor.scheduler)
+
 
 class ActorInstance:
     """One actor, addressed by ``record.actor_id``."""
@@ -126,6 +133,7 @@ class ActorInstance:
         self._traces = TraceBuffer(trace_capacity, on_record=self._persist_span)
         self.database: ActorDatabase | None = None
         self.workflow: WorkflowHost | None = None
+        self.scheduler = ActorSchedules(self, store.db_path)
 
     # lifecycle --------------------------------------------------------------
 
@@ -151,8 +159,10 @@ class ActorInstance:
                 self, self.definition.workflow, self._store, keep_attempts=self._keep_attempts
             )
             await self.workflow.start()
+        await self.scheduler.start()
 
     async def close(self) -> None:
+        await self.scheduler.close()
         if self.workflow is not None:
             await self.workflow.stop()
         if self._pending:
@@ -238,6 +248,9 @@ class ActorInstance:
 
     def rpcs(self) -> list[str]:
         return sorted(self.definition.actions)
+
+    def has_action(self, name: str) -> bool:
+        return name in self.definition.actions
 
     async def call_action(self, name: str, args: list[Any]) -> Any:
         return await self.invoke(name, args, transport="inspector")
@@ -365,6 +378,17 @@ class ActorInstance:
         if self.database is None:
             raise errors.database_not_enabled()
         return self.database.rows(table, limit, offset)
+
+    # schedules (schedules.py) ---------------------------------------------------
+
+    async def schedules(self) -> list[ScheduleInfo]:
+        return self.scheduler.schedules()
+
+    async def schedule_history(self, schedule_id: str, limit: int) -> list[ScheduleFireInfo]:
+        return self.scheduler.history(schedule_id, limit)
+
+    async def delete_schedule(self, schedule_id: str, kind: str) -> bool:
+        return self.scheduler.delete(schedule_id, kind)
 
     # subscriptions --------------------------------------------------------------
 

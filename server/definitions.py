@@ -22,6 +22,8 @@ import attrs
 if TYPE_CHECKING:
     from actorscope.engine import WorkflowContext
 
+    from .schedules import ScheduleApi
+
 __all__ = [
     "Action",
     "Actor",
@@ -65,6 +67,10 @@ class ActorContext(Protocol):
     @property
     def db(self) -> sqlite3.Connection:
         """The actor's own SQLite database (raises when it has none)."""
+
+    @property
+    def schedule(self) -> ScheduleApi:
+        """Run this actor's actions later: ``at``, ``after``, ``every``, ``cron``, ``cancel``."""
 
 
 #: An action: ``fn(ctx, *args)``, returning a msgpack-able value (or awaitable of one).

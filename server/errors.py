@@ -25,6 +25,7 @@ __all__ = [
     "replay_in_flight",
     "replay_target_not_step",
     "route_not_found",
+    "schedule_not_found",
     "state_not_enabled",
     "step_not_found",
     "table_not_found",
@@ -118,3 +119,5 @@ def route_not_found(method: str, path: str) -> InspectorError:
 
 def method_not_allowed(method: str, path: str) -> InspectorError:
     return InspectorError(405, "request", "method_not_allowed", f"{path} does not take {method}")
+def schedule_not_found(schedule_id: str) -> InspectorError:
+    return InspectorError(404, "schedule", "not_found", f"no schedule {schedule_id!r}")

@@ -29,6 +29,7 @@ from .directory import ActorSystem
 from .inspector_api import CredentialClass
 from .jsonvalues import history_to_json, to_jsonable
 from .replay_ops import ReplayOperator, ReplayRequestBody
+from .schedule_json import fire_to_json, schedule_to_json
 
 __all__ = [
     "authorized_actor",
@@ -278,6 +279,28 @@ async def _get_rows(request: Request, actor: ActorInstance, _: CredentialClass) 
     return {"rows": to_jsonable(await actor.database_rows(table, limit, offset))}
 
 
+async def _get_schedules(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
+    return {"schedules": [schedule_to_json(s) for s in await actor.schedules()]}
+
+
+async def _get_schedule_history(
+    request: Request, actor: ActorInstance, _: CredentialClass
+) -> Any:
+    schedule_id = request.path_params["scheduleId"]
+    fires = await actor.schedule_history(schedule_id, query_int(request, "limit", 100))
+    return {"scheduleId": schedule_id, "history": [fire_to_json(f) for f in fires]}
+
+
+async def _delete_schedule(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
+    schedule_id = request.path_params["scheduleId"]
+    kind = request.query_params.get("kind", "")
+    deleted = await actor.delete_schedule(schedule_id, kind)
+    if not deleted and not actor.scheduler.exists(schedule_id):
+        # §9.8: an unknown id is a 404; a known id of another kind is ``deleted: false``.
+        raise errors.schedule_not_found(schedule_id)
+    return {"scheduleId": schedule_id, "deleted": deleted}
+
+
 _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/inspector/summary", _summary),
     ("GET", "/inspector/state", _get_state),
@@ -292,6 +315,10 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/inspector/workflow/replays", _get_replays),
     ("GET", "/inspector/database/schema", _get_schema),
     ("GET", "/inspector/database/rows", _get_rows),
+    # docs/PROTOCOL.md §9.8; ``:path`` because a schedule's name may hold a slash.
+    ("GET", "/inspector/schedules", _get_schedules),
+    ("GET", "/inspector/schedules/{scheduleId:path}/history", _get_schedule_history),
+    ("DELETE", "/inspector/schedules/{scheduleId:path}", _delete_schedule),
 )
 
 

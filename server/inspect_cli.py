@@ -36,6 +36,12 @@ from actorscope.client.render import (
     style_for,
     to_text,
 )
+from actorscope.client.schedule_view import (
+    FIRE_HEADERS,
+    SCHEDULE_HEADERS,
+    fire_rows,
+    schedule_rows,
+)
 from actorscope.client.watch import watch
 
 __all__ = ["register", "run"]
@@ -128,6 +134,13 @@ def register(subparsers: Any) -> None:
     replay.add_argument("--reason", metavar="TEXT", help="recorded in the replay audit")
     replay.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     commands.add_parser("replays", parents=[common], help="the replay audit, newest first")
+    schedules = commands.add_parser(
+        "schedules", parents=[common], help="pending schedules, or one schedule's fires"
+    )
+    schedules.add_argument(
+        "--history", metavar="ID", help="show the fires of schedule ID instead, oldest first"
+    )
+    schedules.add_argument("--limit", type=int, default=100, help="fires to show (1-1000)")
     parser.set_defaults(handler=run)
 
 
@@ -423,6 +436,28 @@ def _replays(args: argparse.Namespace, actor: HttpInspector, style: Style) -> in
     return EXIT_OK
 
 
+def _schedules(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    if args.history is not None:
+        result = actor.schedule_history(args.history, args.limit)
+        history = result.get("history") or []
+        if _json(args):
+            _print_json(result)
+        elif not history:
+            print(f"schedule {args.history} has not fired yet")
+        else:
+            print(render_table(FIRE_HEADERS, fire_rows(history), style))
+        return EXIT_OK
+    result = actor.schedules()
+    schedules = result.get("schedules") or []
+    if _json(args):
+        _print_json(result)
+    elif not schedules:
+        print("(no schedules)")
+    else:
+        print(render_table(SCHEDULE_HEADERS, schedule_rows(schedules), style))
+    return EXIT_OK
+
+
 def _watch(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
     server = actor.server
     client = InspectorClient(
@@ -470,4 +505,5 @@ _COMMANDS = {
     "watch": _watch,
     "replay": _replay,
     "replays": _replays,
+    "schedules": _schedules,
 }
