@@ -179,6 +179,11 @@ class HttpInspector:
         """Replay the whole workflow: every entry is discarded and runs again."""
         return self.replay(dry_run=dry_run, reason=reason)
 
+    def send(self, name: str, value: Any) -> Any:
+        """``POST /gateway/{id}/queue/{name}``: a message for ``ctx.queue.next(name)``."""
+        path = f"/gateway/{quote(self.actor_id, safe='')}/queue/{quote(name, safe='')}"
+        return self.server.request("POST", path, value)
+
     def replays(self) -> Any:
         """The replay audit, newest first."""
         return self._call("GET", "/workflow/replays")

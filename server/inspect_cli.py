@@ -44,6 +44,8 @@ from actorscope.client.schedule_view import (
 )
 from actorscope.client.watch import watch
 
+from . import inspect_wait
+
 __all__ = ["register", "run"]
 
 DEFAULT_URL = "http://127.0.0.1:6420"
@@ -141,6 +143,7 @@ def register(subparsers: Any) -> None:
         "--history", metavar="ID", help="show the fires of schedule ID instead, oldest first"
     )
     schedules.add_argument("--limit", type=int, default=100, help="fires to show (1-1000)")
+    inspect_wait.add_parsers(commands, common)
     parser.set_defaults(handler=run)
 
 
@@ -495,6 +498,19 @@ def _parse_json(text: str, what: str) -> Any:
         raise UsageError(f"{what} is not valid JSON: {exc}") from None
 
 
+def _wait(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    return inspect_wait.wait(args, actor)
+
+
+def _send(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    result = inspect_wait.send(args, actor)
+    if _json(args):
+        _print_json(result)
+    else:
+        print(f"sent; {result.get('queueSize')} message(s) waiting")
+    return EXIT_OK
+
+
 _COMMANDS = {
     "summary": _summary,
     "state": _state,
@@ -505,5 +521,7 @@ _COMMANDS = {
     "watch": _watch,
     "replay": _replay,
     "replays": _replays,
+    "wait": _wait,
+    "send": _send,
     "schedules": _schedules,
 }
