@@ -12,8 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,lint,browser]'
 	touch $(STAMP)
 
+# make run ARGS="--port 0 --dev" adds flags to the demo; ARGS that start with
+# MODULE:ATTR (make run ARGS="app:registry --create counter:mine") serve that
+# app instead of the demo.
 run: $(STAMP)
-	$(BIN)/actorscope serve --demo $(ARGS)
+	$(BIN)/actorscope serve $(if $(filter -%,$(firstword $(ARGS)))$(if $(ARGS),,x),--demo) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --ignore=tests/browser
