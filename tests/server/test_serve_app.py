@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -174,3 +176,22 @@ def test_help_has_no_restructuredtext_markup(command: str) -> None:
     )
     assert "``" not in done.stdout and ":class:" not in done.stdout
     assert "issue" not in done.stdout.lower()
+
+
+def _all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += _all_parsers(sub)
+    return found
+
+
+def test_every_help_page_is_plain_text() -> None:
+    from actorscope.server.cli import build_parser
+
+    pages = [p.format_help() for p in _all_parsers(build_parser())]
+    assert len(pages) > 15
+    for page in pages:
+        assert "``" not in page and ":class:" not in page and ":meth:" not in page, page
+        assert not re.search(r"issue\s*#?\d", page, re.I), page
