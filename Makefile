@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-browser lint bench clean
+.PHONY: run test test-browser lint bench bench-peer clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/protocol.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/server.py
+	$(BIN)/python bench/memory.py
+
+# Side by side with the real RivetKit server (needs Node.js; npm packages go to a cache).
+bench-peer: $(STAMP)
+	$(BIN)/python bench/peer/run.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .lint

@@ -9,9 +9,10 @@ process, with the same ``websockets`` client for both, it measures:
 * sequential round trips/s on one connection (a v4 ``StateRequest`` for
   actorscope, the same bytes echoed by the echo server);
 * round trips/s with 64 requests in flight on one connection;
-* fan-out latency: 200 connected inspectors, one trigger (a
+* fan-out latency: 200 and 1,000 connected inspectors (``--peers``), one trigger (a
   ``PatchStateRequest`` → ``StateUpdated`` push to every inspector; a
-  broadcast for the echo server), time until all 200 have the frame;
+  broadcast for the echo server), time until all have the frame, and the
+  same per 1,000 inspectors (flat from 200 to 1,000 means linear);
 * HTTP ``GET /gateway/{id}/inspector/state`` requests/s (keep-alive, sequential).
 
 Every loop is bounded; the whole run takes well under a minute. Throughput
@@ -274,17 +275,25 @@ async def _run(args: argparse.Namespace) -> list[Row]:
             patch = PatchStateRequest(state=msgpack.packb({"count": i + 1}))
             await conn.send(encode_to_server(ToServer(patch), 4))
 
-        _progress("fan-out")
-        fan_echo = await _fan_out(open_echo, echo_trigger, args.peers, args.rounds)
-        fan_ours = await _fan_out(open_ours, ours_trigger, args.peers, args.rounds)
-        rows.append(
-            (
-                f"StateUpdated fan-out to {args.peers}, median ms",
+        for peers in args.peers:
+            _progress(f"fan-out to {peers}")
+            fan_echo = await _fan_out(open_echo, echo_trigger, peers, args.rounds)
+            fan_ours = await _fan_out(open_ours, ours_trigger, peers, args.rounds)
+            echo_ms, ours_ms = (
                 statistics.median(fan_echo) * 1000,
                 statistics.median(fan_ours) * 1000,
-                "lower is better",
             )
-        )
+            rows.append(
+                (f"StateUpdated fan-out to {peers}, median ms", echo_ms, ours_ms, "lower is better")
+            )
+            rows.append(
+                (
+                    "  … per 1,000 inspectors, ms",
+                    echo_ms * 1000 / peers,
+                    ours_ms * 1000 / peers,
+                    "flat = linear",
+                )
+            )
         _progress("HTTP GET")
         http = max(
             [
@@ -328,14 +337,21 @@ def main() -> int:
     parser.add_argument("--role", choices=["echo", "actorscope"], help=argparse.SUPPRESS)
     parser.add_argument("--requests", type=int, default=3000, help="round trips per run")
     parser.add_argument("--repeat", type=int, default=5, help="runs per throughput row")
-    parser.add_argument("--peers", type=int, default=200, help="inspectors for fan-out")
+    parser.add_argument(
+        "--peers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[200, 1000],
+        help="inspector counts for fan-out, comma-separated",
+    )
     parser.add_argument("--rounds", type=int, default=30, help="fan-out triggers")
     args = parser.parse_args()
     if args.role == "echo":
         asyncio.run(_echo_server())
         return 0
     if args.role == "actorscope":
-        asyncio.run(_actorscope_server())
+        from actorscope.server import eventloop
+
+        eventloop.run(_actorscope_server())  # the loop `actorscope serve` runs on
         return 0
     _print(asyncio.run(_run(args)))
     return 0

@@ -9,12 +9,12 @@ generated and stored there).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 
+from . import eventloop
 from .app_loader import as_registry, load_app
 from .definitions import Actor, ActorDefinition, Registry, parse_create
 from .foreground import serve_forever
@@ -145,4 +145,4 @@ def serve(
         create=create,
         keep_attempts=keep_attempts,
     )
-    asyncio.run(serve_forever(config, source))
+    eventloop.run(serve_forever(config, source))

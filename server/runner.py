@@ -28,6 +28,7 @@ from .definitions import Registry
 from .directory import ActorSystem
 from .store import ActorStore
 from .traces import DEFAULT_TRACE_CAPACITY
+from .ws_transport import CoalescingWebSocketProtocol
 
 __all__ = ["WS_MAX_SIZE", "RunningServer", "ServerConfig", "start_server"]
 
@@ -165,7 +166,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
         raise
     uv_config = uvicorn.Config(
         app,
-        ws="websockets-sansio",
+        ws=CoalescingWebSocketProtocol,
         ws_max_size=WS_MAX_SIZE,
         lifespan="off",
         log_level="warning",

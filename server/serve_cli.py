@@ -27,7 +27,6 @@ workflow keeps its newest N attempts (default 20); an older one answers 404
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import secrets
@@ -40,6 +39,7 @@ import attrs
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
 
+from . import eventloop
 from .app_loader import AppLoadError, AppRaised
 from .embed import DEFAULT_PORT, NoActorsError, build_config
 from .foreground import TOKEN_FILE, serve_forever
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = attrs.evolve(config, max_protocol_version=args.max_protocol_version)
     try:
-        asyncio.run(serve_forever(config, source))
+        eventloop.run(serve_forever(config, source))
     except OSError as exc:
         print(f"actorscope serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
