@@ -205,12 +205,6 @@ class ScheduleStore:
             )
         return cursor.rowcount > 0
 
-    def delete_actor(self, actor_id: str) -> None:
-        """Remove everything of ``actor_id`` (the actor is being destroyed)."""
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM schedules WHERE actor_id = ?", (actor_id,))
-            conn.execute("DELETE FROM schedule_fires WHERE actor_id = ?", (actor_id,))
-
     def prune_finished(self, actor_id: str, keep: int) -> None:
         """Keep only the ``keep`` most recently fired finished one-shots (and their fires)."""
         with self._transaction() as conn:

@@ -74,3 +74,18 @@ def test_protocol_and_client_users_do_not_load_the_server() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_demo_is_written_on_the_public_api_only() -> None:
+    import ast
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[1] / "server" / "demo.py").read_text()
+    ours = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "a relative import reaches into the machinery"
+            ours.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            ours.update(alias.name for alias in node.names)
+    assert {m for m in ours if m.startswith("actorscope")} == {"actorscope"}

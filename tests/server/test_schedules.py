@@ -55,6 +55,16 @@ def _cancel(ctx: ActorContext, schedule_id: str) -> bool:
     return ctx.schedule.cancel(schedule_id)
 
 
+async def _slow(ctx: ActorContext) -> None:
+    ctx.state["fired"].append("slow")
+    await ctx.save_state()
+    await asyncio.sleep(3600)
+
+
+def _plan_slow(ctx: ActorContext) -> str:
+    return ctx.schedule.after(0, "slow")
+
+
 def _fired(ctx: ActorContext) -> list[str]:
     return list(ctx.state["fired"])
 
@@ -83,6 +93,8 @@ ACTIONS: dict[str, Callable[..., Any]] = {
     "plan_boom": _plan_boom,
     "cancel": _cancel,
     "fired": _fired,
+    "slow": _slow,
+    "plan_slow": _plan_slow,
     "bad": _bad,
 }
 
@@ -262,3 +274,23 @@ async def test_schedules_survive_a_clean_restart(
     again = await server_factory(registry=registry(), data_dir=data)
     (actor,) = again.directory.actors("clock")
     assert await actor.schedules() == before
+
+
+async def test_a_stop_during_a_fire_closes_it_and_never_reruns_it(
+    server_factory: ServerFactory, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("actorscope.server.schedules.CLOSE_GRACE_SECONDS", 0.2)
+    data = tmp_path / "stop"
+    running = await server_factory(registry=registry(), data_dir=data)
+    (actor,) = running.directory.actors("clock")
+    sid = await actor.invoke("plan_slow", [], transport="test")
+    await wait_for(lambda: "slow" in actor.state()["fired"], "the slow action to start")
+    await running.stop()
+    again = await server_factory(registry=registry(), data_dir=data)
+    (actor,) = again.directory.actors("clock")
+    (fire,) = await actor.schedule_history(sid, 10)
+    assert fire.result == "error" and fire.error is not None
+    assert (fire.error.group, fire.error.code) == ("schedule", "interrupted")
+    assert await actor.schedules() == []
+    await asyncio.sleep(0.3)
+    assert actor.state()["fired"] == ["slow"]
