@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -158,11 +159,15 @@ class HttpInspector:
         step: str | None = None,
         dry_run: bool = False,
         reason: str | None = None,
+        restore_state: bool = False,
     ) -> Any:
         """``POST /inspector/workflow/replay``; ``step`` targets a location path.
 
         With neither ``entry_id`` nor ``step`` the whole workflow replays from
         the start (the empty body's meaning); :meth:`replay_from_start` says so.
+        ``restore_state`` also rewinds the actor state to its checkpoint at
+        the boundary (actors defined with ``state_checkpoints``); with
+        ``dry_run`` the answer's ``state`` shows the diff it would apply.
         """
         body: dict[str, Any] = {}
         if entry_id is not None:
@@ -173,20 +178,39 @@ class HttpInspector:
             body["dryRun"] = True
         if reason is not None:
             body["reason"] = reason
+        if restore_state:
+            body["restoreState"] = True
         return self._call("POST", "/workflow/replay", body)
 
-    def replay_from_start(self, *, dry_run: bool = False, reason: str | None = None) -> Any:
+    def replay_from_start(
+        self, *, dry_run: bool = False, reason: str | None = None, restore_state: bool = False
+    ) -> Any:
         """Replay the whole workflow: every entry is discarded and runs again."""
-        return self.replay(dry_run=dry_run, reason=reason)
+        return self.replay(dry_run=dry_run, reason=reason, restore_state=restore_state)
 
     def send(self, name: str, value: Any) -> Any:
         """``POST /gateway/{id}/queue/{name}``: a message for ``ctx.queue.next(name)``."""
         path = f"/gateway/{quote(self.actor_id, safe='')}/queue/{quote(name, safe='')}"
         return self.server.request("POST", path, value)
 
-    def replays(self) -> Any:
-        """The replay audit, newest first."""
-        return self._call("GET", "/workflow/replays")
+    def replays(self, limit: int | None = None, before: int | None = None) -> Any:
+        """One page of the replay audit, newest first: ``{"replays", "nextBefore"}``.
+
+        ``limit``: records per page (the server's default when ``None``);
+        ``before``: only records with a smaller ``seq`` (pass the previous
+        page's ``nextBefore``; it is ``None`` on the last page).
+        """
+        return self._call("GET", "/workflow/replays", limit=limit, before=before)
+
+    def iter_replays(self, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every audit record, newest first, one page request at a time."""
+        before: int | None = None
+        while True:
+            page = self.replays(page_size, before)
+            yield from page.get("replays") or []
+            before = page.get("nextBefore")
+            if before is None:
+                return
 
     def database_schema(self) -> Any:
         return self._call("GET", "/database/schema")

@@ -13,6 +13,9 @@ sequence numbers can be deleted with a handful of ``DeletePrefix`` ops)::
     k/seq k/msg k/att  high-water counters (only ever grow)
     k/ver           random token rewritten by every history batch (cache check)
     ah/<8 digits>   replay attempt header; ab/<8 digits> its archived entries
+    c/<12 digits>   state checkpoint: the host state when the entry counter had
+                    that value (``engine/checkpoints.py``); k/cfl the range
+                    of the checkpoint numbers evicted so far
 
 Records are MessagePack arrays (compact, fast); user values are MessagePack
 too (ARCHITECTURE.md: "User values ... are stored MessagePack-encoded").
@@ -52,6 +55,8 @@ from .model import (
 __all__ = [
     "ATTEMPT_BODY",
     "ATTEMPT_HEAD",
+    "CHECKPOINT",
+    "CHECKPOINT_FLOOR",
     "COUNTER_ATTEMPT",
     "COUNTER_MSG",
     "COUNTER_SEQ",
@@ -87,8 +92,18 @@ COUNTER_ATTEMPT = b"k/att"
 VERSION = b"k/ver"
 ATTEMPT_HEAD = b"ah/"
 ATTEMPT_BODY = b"ab/"
+CHECKPOINT = b"c/"
+CHECKPOINT_FLOOR = b"k/cfl"
 
-_WIDTH = {NAME: 8, ENTRY: 12, META: 12, QUEUE: 12, ATTEMPT_HEAD: 8, ATTEMPT_BODY: 8}
+_WIDTH = {
+    NAME: 8,
+    ENTRY: 12,
+    META: 12,
+    QUEUE: 12,
+    ATTEMPT_HEAD: 8,
+    ATTEMPT_BODY: 8,
+    CHECKPOINT: 12,
+}
 
 
 def int_key(prefix: bytes, number: int) -> bytes:

@@ -234,6 +234,9 @@ class WorkflowContext:
             self._create(location, kind, new_meta)
         else:
             store.update(entry, kind, new_meta)
+        if error is None:
+            # The state as this step left it, in the step's own batch.
+            ex.checkpoint()
         await store.flush()
         if error is None:
             return decode_value(raw)

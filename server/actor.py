@@ -124,7 +124,8 @@ class ActorInstance:
         self._state_bytes: bytes | None = None
         self._listeners: list[Callable[[InspectorEvent], None]] = []
         self._connections: dict[str, EventSink] = {}
-        self._action_lock = asyncio.Lock()
+        # One action at a time; a replay restoring the state holds it too.
+        self.action_lock = asyncio.Lock()
         self._trace_capacity = trace_capacity
         self._keep_attempts = keep_attempts
         self._span_seqs: deque[int] = deque()
@@ -227,6 +228,16 @@ class ActorInstance:
         self._state_bytes = encoded
         self.emit(StateChanged(unpack(encoded)))
 
+    def encoded_live_state(self) -> bytes:
+        """The live state encoded (a workflow step's state checkpoint)."""
+        return pack(self.live_state)
+
+    def state_restored(self, encoded: bytes) -> None:
+        """A replay wrote ``encoded`` as the stored state: make it the live state too."""
+        self._state_bytes = encoded
+        self.live_state = unpack(encoded)
+        self.emit(StateChanged(unpack(encoded)))
+
     # connections --------------------------------------------------------------
 
     def connections(self) -> list[ConnectionInfo]:
@@ -274,7 +285,7 @@ class ActorInstance:
         if connection is not None:
             attributes["connection.id"] = connection.info.id
         start = time.time_ns()
-        async with self._action_lock:
+        async with self.action_lock:
             try:
                 result = fn(_Context(self, connection), *args)
                 if inspect.isawaitable(result):

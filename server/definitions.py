@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 import attrs
 
+from actorscope.engine.checkpoints import DEFAULT_KEEP_CHECKPOINTS
+
 if TYPE_CHECKING:
     from actorscope.engine import WorkflowContext
 
@@ -89,6 +91,17 @@ def _actions(value: dict[str, Action] | None) -> dict[str, Action]:
     return dict(value or {})
 
 
+def _checkpoints(value: bool | int | None) -> int:
+    """``state_checkpoints``: how many checkpoints to keep (0: none)."""
+    if value is None or value is False or value == 0:
+        return 0
+    if value is True:
+        return DEFAULT_KEEP_CHECKPOINTS
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"state_checkpoints must be a bool or a positive int, got {value!r}")
+    return value
+
+
 @attrs.frozen
 class ActorDefinition:
     """One actor type.
@@ -100,6 +113,13 @@ class ActorDefinition:
         actions: action name → callable ``fn(ctx, *args)``.
         workflow: the run handler, a durable workflow (ENGINE.md).
         database: creates the schema of the actor's own SQLite database.
+        state_checkpoints: keep the state as it was when each workflow step
+            finished, so a replay can restore it (``restoreState``): ``True``
+            keeps the last 100 checkpoints (plus the initial state), an
+            ``int`` that many, ``False`` (the default) none. Needs a state
+            and a workflow. Each checkpoint costs one stored copy of the
+            encoded state, written in the step's own batch, and only when
+            the step changed the state.
     """
 
     name: str
@@ -107,6 +127,14 @@ class ActorDefinition:
     actions: dict[str, Action] = attrs.field(factory=dict, converter=_actions)
     workflow: Workflow | None = None
     database: DatabaseSetup | None = None
+    state_checkpoints: int = attrs.field(default=0, converter=_checkpoints, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if self.state_checkpoints and (self.workflow is None or self.initial_state is None):
+            raise ValueError(
+                f"actor definition {self.name!r}: state_checkpoints needs a state "
+                "(initial_state) and a workflow"
+            )
 
     @property
     def is_state_enabled(self) -> bool:
@@ -129,6 +157,9 @@ class Actor:
     ``@actor.workflow`` sets the run handler ``async def wf(wctx, actor)``;
     ``@actor.database`` sets the function that creates the tables of the
     actor's own SQLite database. Each decorator returns the function as it was.
+    ``state_checkpoints=True`` (or a number to keep) keeps the state as each
+    workflow step left it, so a replay can restore it (see
+    :class:`ActorDefinition`).
     """
 
     def __init__(
@@ -139,12 +170,14 @@ class Actor:
         actions: Mapping[str, Action] | None = None,
         workflow: Workflow | None = None,
         database: DatabaseSetup | None = None,
+        state_checkpoints: bool | int = False,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError("an actor's name must be a non-empty string")
         self.name = name
         self.state = state
         self.actions: dict[str, Action] = dict(actions or {})
+        self.state_checkpoints = state_checkpoints
         self._workflow = workflow
         self._database = database
 
@@ -178,7 +211,14 @@ class Actor:
 
     def definition(self) -> ActorDefinition:
         """The frozen definition the server runs (what is declared so far)."""
-        return ActorDefinition(self.name, self.state, self.actions, self._workflow, self._database)
+        return ActorDefinition(
+            self.name,
+            self.state,
+            self.actions,
+            self._workflow,
+            self._database,
+            state_checkpoints=self.state_checkpoints,
+        )
 
     def __repr__(self) -> str:
         return f"Actor({self.name!r}, actions={sorted(self.actions)})"

@@ -35,6 +35,9 @@ class NoActorsError(ValueError):
 
 def _registry(app: App) -> Registry:
     registry = load_app(app) if isinstance(app, str) else as_registry(app)
+    # Build every definition now: a bad declaration (state checkpoints
+    # without a workflow, say) is refused before the server starts.
+    list(registry)
     if len(registry) == 0:
         raise NoActorsError(
             "no actor definitions to serve: pass a registry of actorscope.Actor "

@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
     dec = actions.add_parser(
         "decode",
         help="print a frame as JSON (the message at its own version)",
-        description="Print {\"version\": V, \"message\": ...} for each frame "
+        description='Print {"version": V, "message": ...} for each frame '
         "(JSON Lines when reading stdin).",
     )
     _add_direction(dec)
@@ -80,8 +80,8 @@ def register(subparsers: Any) -> None:
     enc = actions.add_parser(
         "encode",
         help="print the hex frame of a JSON message",
-        description="JSON is the message form ({\"body\": ...}) or {\"version\": V, "
-        "\"message\": ...} as decode prints it.",
+        description='JSON is the message form ({"body": ...}) or {"version": V, '
+        '"message": ...} as decode prints it.',
     )
     _add_direction(enc)
     enc.add_argument(
@@ -225,11 +225,11 @@ def _parse_message(item: str, default_version: int | None) -> tuple[int, Any]:
     if isinstance(obj, dict) and "message" in obj:
         extra = set(obj) - {"version", "message"}
         if extra:
-            raise ItemError(f"unknown key {sorted(extra)[0]!r} beside \"message\"")
+            raise ItemError(f'unknown key {sorted(extra)[0]!r} beside "message"')
         own = obj.get("version")
         if own is not None:
             if type(own) is not int:
-                raise ItemError("\"version\" must be an integer")
+                raise ItemError('"version" must be an integer')
             if default_version is not None and own != default_version:
                 raise ItemError(f"the item says version {own} but --version is {default_version}")
             version = own

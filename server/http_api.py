@@ -28,7 +28,7 @@ from .actor import ActorInstance
 from .directory import ActorSystem
 from .inspector_api import CredentialClass
 from .jsonvalues import history_to_json, to_jsonable
-from .replay_ops import ReplayOperator, ReplayRequestBody
+from .replay_ops import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ReplayOperator, ReplayRequestBody
 from .schedule_json import fire_to_json, schedule_to_json
 
 __all__ = [
@@ -251,7 +251,12 @@ async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialC
         cred,
     )
     outcome = await operator.replay(
-        body.entry_id, step=body.step, reason=body.reason, credential=cred, transport="http"
+        body.entry_id,
+        step=body.step,
+        reason=body.reason,
+        restore_state=body.restore_state,
+        credential=cred,
+        transport="http",
     )
     return {
         "history": history_to_json(outcome.snapshot),
@@ -259,11 +264,19 @@ async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialC
         "boundary": outcome.boundary,
         "discarded": outcome.discarded,
         "attempt": outcome.attempt,
+        "stateRestored": outcome.state_restored,
     }
 
 
 async def _get_replays(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
-    return {"replays": await _operator(actor).replays()}
+    """The audit, paged: ``?limit=N`` newest N (default 50, at most 200), ``?before=SEQ``."""
+    limit = query_int(request, "limit", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    if limit < 1:
+        raise errors.invalid_request(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    before = None
+    if request.query_params.get("before"):
+        before = query_int(request, "before", 0, maximum=2**63 - 1)
+    return await _operator(actor).replays(limit, before)
 
 
 async def _get_schema(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:

@@ -135,7 +135,18 @@ def register(subparsers: Any) -> None:
     replay.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     replay.add_argument("--reason", metavar="TEXT", help="recorded in the replay audit")
     replay.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    commands.add_parser("replays", parents=[common], help="the replay audit, newest first")
+    replay.add_argument(
+        "--restore-state",
+        action="store_true",
+        help="also rewind the actor state to the boundary (actors with state checkpoints); "
+        "the preview shows the state diff",
+    )
+    replays = commands.add_parser(
+        "replays", parents=[common], help="the replay audit, newest first (paged)"
+    )
+    replays.add_argument("--limit", type=int, metavar="N", help="records per page")
+    replays.add_argument("--before", type=int, metavar="SEQ", help="only records older than SEQ")
+    replays.add_argument("--all", action="store_true", help="every record (reads all pages)")
     schedules = commands.add_parser(
         "schedules", parents=[common], help="pending schedules, or one schedule's fires"
     )
@@ -375,7 +386,9 @@ def _replay(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int
         if answer not in ("y", "yes"):
             print("not replayed", file=sys.stderr)
             return EXIT_REFUSED
-    result = actor.replay(args.entry_id, step=args.step, reason=args.reason)
+    result = actor.replay(
+        args.entry_id, step=args.step, reason=args.reason, restore_state=args.restore_state
+    )
     if _json(args):
         _print_json(result)
         return EXIT_OK
@@ -384,6 +397,8 @@ def _replay(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int
     text = f"replayed: {discarded} entr{'y' if discarded == 1 else 'ies'} discarded"
     if attempt is not None:
         text += f", archived as attempt {attempt} (history --diff {attempt})"
+    if result.get("stateRestored"):
+        text += "; state restored"
     print(style.paint(text, "green"))
     return EXIT_OK
 
@@ -399,8 +414,12 @@ def _preview(actor: HttpInspector, args: argparse.Namespace) -> Any:
     have changed in between and it could then replay unconfirmed.)
     """
     if args.dry_run:
-        return actor.replay(args.entry_id, step=args.step, dry_run=True)
+        return actor.replay(
+            args.entry_id, step=args.step, dry_run=True, restore_state=args.restore_state
+        )
     body: dict[str, Any] = {"dryRun": True, "auditRefusal": True}
+    if args.restore_state:
+        body["restoreState"] = True
     if args.entry_id is not None:
         body["entryId"] = args.entry_id
     if args.step is not None:
@@ -431,11 +450,20 @@ def _require_operator_routes(actor: HttpInspector) -> None:
 
 
 def _replays(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
-    result = actor.replays()
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if args.all:
+        if args.before is not None:
+            raise UsageError("give --all or --before, not both")
+        result: Any = {"replays": list(actor.iter_replays(args.limit)), "nextBefore": None}
+    else:
+        result = actor.replays(args.limit, args.before)
     if _json(args):
         _print_json(result)
-    else:
-        print(render_replays(result.get("replays") or [], style))
+        return EXIT_OK
+    print(render_replays(result.get("replays") or [], style))
+    if result.get("nextBefore") is not None:
+        print(style.paint(f"older records: replays --before {result['nextBefore']}", "dim"))
     return EXIT_OK
 
 
