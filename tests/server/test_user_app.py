@@ -3,8 +3,9 @@
 One module (``app.py``) with two actors — ``greeter`` (state and actions) and
 ``pipeline`` (a workflow with a loop and a sleep) — served with ``actorscope
 serve app:registry`` from the app's own directory, looked at with
-``actorscope inspect``, replayed, and killed with SIGKILL mid-workflow: every
-command is the real one, in a subprocess.
+``actorscope inspect``, replayed without and with ``--restore-state``, and
+killed with SIGKILL mid-workflow and after the replays: every command is the
+real one, in a subprocess.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def greet(ctx: ActorContext, name: str) -> str:
     return f"hello, {name}"
 
 
-pipeline = actorscope.Actor("pipeline", state={"log": []})
+# State checkpoints: a replay may ask to put the state back as it was.
+pipeline = actorscope.Actor("pipeline", state={"log": []}, state_checkpoints=True)
 
 
 @pipeline.action
@@ -214,12 +216,31 @@ async def test_a_user_app_serves_inspects_replays_and_survives_kill_9(
     replays = await pipeline.run("replays", "--json")
     assert [r["reason"] for r in replays.json()["replays"]] == ["acceptance"]
 
-    # Killed again while idle; the replayed run and its audit survive.
+    # With --restore-state the state goes back to what it was at the rewind
+    # boundary (before the loop: the initial state), so the re-run's effects
+    # land once. The dry run shows the state it would restore.
+    preview = await pipeline.run(
+        "replay", "--step", "batches/~1/work", "--restore-state", "--dry-run", "--json"
+    )
+    assert preview.code == 0, preview.err
+    assert preview.json()["state"]["restored"] == {"log": []}
+    restored = await pipeline.run(
+        "replay", "--step", "batches/~1/work", "--restore-state", "--reason", "clean", "--yes"
+    )
+    assert restored.code == 0, restored.err
+    assert "state restored" in restored.out
+    await pipeline.until("idle")
+    assert await pipeline.log() == ["work-0", "work-1", "work-2", "finish"]
+
+    # Killed again while idle; the replayed runs, the state and the audit survive.
     second.kill()
     await second.proc.wait()
     third = await serve_process("app:registry", cwd=app_dir)
     pipeline = Pipeline(third.url, token)
     assert (await pipeline.history())[-1] == "idle"
-    assert await pipeline.log() == ["work-0", "work-1", "work-2", "finish"] * 2
-    replays = await pipeline.run("replays", "--json")
-    assert [r["reason"] for r in replays.json()["replays"]] == ["acceptance"]
+    assert await pipeline.log() == ["work-0", "work-1", "work-2", "finish"]
+    replays = (await pipeline.run("replays", "--json")).json()["replays"]
+    assert [(r["reason"], r["stateRestored"]) for r in replays] == [
+        ("clean", True),
+        ("acceptance", False),
+    ]
