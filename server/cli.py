@@ -13,48 +13,42 @@ import re
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "plain_text"]
 
 _COMMANDS: tuple[str, ...] = ("serve_cli", "frame_cli", "inspect_cli")
 
 
+# ``x`` (a reStructuredText literal in a module docstring) reads as x in a
+# terminal, and so does a role such as :class:`Name`.
+_RST_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+_RST_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def plain_text(text: str) -> str:
+    """Render the reStructuredText literals and roles of a docstring as plain text."""
+    return _RST_LITERAL.sub(r"\1", _RST_ROLE.sub(r"\1", text))
+
+
+class _Parser(argparse.ArgumentParser):
+    """A parser whose help shows docstring markup as plain text.
+
+    Sub-commands use their module docstring as ``description``; sub-parsers
+    are created with the parent's class, so every ``--help`` goes through here.
+    """
+
+    def format_help(self) -> str:
+        return plain_text(super().format_help())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="actorscope",
         description="Durable actors and workflows with a live RivetKit-compatible inspector.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
         importlib.import_module(f".{name}", __package__).register(subparsers)
-    _plain_help(parser)
     return parser
-
-
-# Module docstrings double as ``--help`` text; their reStructuredText markup
-# (``code``, :class:`Name`) reads as noise in a terminal.
-_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
-_LITERAL = re.compile(r"``([^`]+)``")
-
-
-def plain(text: str | None) -> str | None:
-    """``text`` with reStructuredText roles and literals reduced to plain words."""
-    if text is None:
-        return None
-    text = _ROLE.sub(r"\1", text)
-    return _LITERAL.sub(r"\1", text)
-
-
-def _plain_help(parser: argparse.ArgumentParser) -> None:
-    parser.description = plain(parser.description)
-    parser.epilog = plain(parser.epilog)
-    for action in parser._actions:
-        if isinstance(action.help, str):
-            action.help = plain(action.help)
-        if isinstance(action, argparse._SubParsersAction):
-            for choice in action._choices_actions:
-                choice.help = plain(choice.help)
-            for sub in set(action.choices.values()):
-                _plain_help(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
