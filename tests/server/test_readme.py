@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 ROOT = README.parent
 TIMEOUT = 60.0
@@ -48,6 +50,15 @@ async def test_the_client_snippet_runs_as_written(tmp_path: Path, serve_process:
     snippet = next(b for b in python_blocks() if "InspectorClient" in b)
     running = await serve_process("--demo", "--data", str(tmp_path / "data"))
     assert running.token is not None
+    # As after `make run` has been up a moment: the order has recorded its first steps.
+    order = running.actors["order/demo"]
+    headers = {"Authorization": f"Bearer {running.token}"}
+    async with httpx.AsyncClient(base_url=running.url, headers=headers, timeout=TIMEOUT) as http:
+        deadline = asyncio.get_running_loop().time() + TIMEOUT
+        path = f"/gateway/{order}/inspector/workflow-history"
+        while len(((await http.get(path)).json()["history"] or {}).get("entries", [])) < 2:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
     done = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-c", snippet],
