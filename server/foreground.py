@@ -22,6 +22,8 @@ __all__ = ["TOKEN_FILE", "print_banner", "serve_forever"]
 
 #: The file in the data directory that holds the server-wide token.
 TOKEN_FILE = "server-token"
+# The environment variable a server-wide token may come from.
+_TOKEN_ENV = "ACTORSCOPE_INSPECTOR_TOKEN"
 
 
 async def serve_forever(config: ServerConfig, token_source: str, out: TextIO | None = None) -> None:
@@ -48,7 +50,7 @@ async def serve_forever(config: ServerConfig, token_source: str, out: TextIO | N
 
 
 def _token_lines(server: RunningServer, token_source: str) -> tuple[list[str], str | None]:
-    """What the banner says about auth, and the shell line that sets ``TOKEN``."""
+    """What the banner says about auth, and the shell line that sets ``TOKEN`` (if it can)."""
     token_path = (server.config.data_dir / TOKEN_FILE).resolve()
     set_token = f"TOKEN=$(cat {shlex.quote(str(token_path))})"
     match token_source:
@@ -61,9 +63,17 @@ def _token_lines(server: RunningServer, token_source: str) -> tuple[list[str], s
             ]
         case "stored":
             lines = [f"server token: stored in {token_path}"]
-        case _:
+        case "given":
+            # It is on the command line already; repeating it here is no new exposure.
             lines = ["server token: the one given on the command line"]
             set_token = f"TOKEN={shlex.quote(server.server_token or '')}"
+        case "env":
+            lines = [f"server token: the one in ${_TOKEN_ENV}"]
+            set_token = f'TOKEN="${_TOKEN_ENV}"'
+        case _:
+            # A token from somewhere else (a file, say) is never printed.
+            lines = ["server token: the one you gave (set TOKEN to it for the lines below)"]
+            set_token = None
     lines += [
         "  send it as 'Authorization: Bearer <token>' (HTTP and WebSocket); a browser",
         "  offers the WebSocket subprotocols 'rivet' and 'rivet_inspector_token.<token>'.",
@@ -112,7 +122,7 @@ def print_banner(server: RunningServer, token_source: str, out: TextIO) -> None:
     ]
     auth_lines, set_token = _token_lines(server, token_source)
     lines += auth_lines
-    auth = "" if set_token is None else ' -H "Authorization: Bearer $TOKEN"'
+    auth = "" if token_source == "dev" else ' -H "Authorization: Bearer $TOKEN"'
     lines += ["", "try (these lines paste as they are):"]
     if set_token is not None:
         lines.append(f"  {set_token}")

@@ -86,12 +86,25 @@ async def test_serves_the_users_app_from_its_directory(tmp_path: Path, serve_pro
         assert r.json() == {"output": 5}
 
 
-async def test_the_banners_curl_lines_paste_as_they_are(tmp_path: Path, serve_process: Any) -> None:
+@pytest.mark.parametrize(
+    ("auth", "sets_token"),
+    [
+        ((), "TOKEN=$(cat "),
+        (("--inspector-token", "it's s3cret"), "TOKEN='it'\"'\"'s s3cret'"),
+        (("--dev",), None),
+    ],
+)
+async def test_the_banners_curl_lines_paste_as_they_are(
+    tmp_path: Path, serve_process: Any, auth: tuple[str, ...], sets_token: str | None
+) -> None:
     write_app(tmp_path)
-    running = await serve_process("app:registry", "--create", "counter", cwd=tmp_path)
+    running = await serve_process("app:registry", "--create", "counter", *auth, cwd=tmp_path)
     start = running.output.index("try (these lines paste as they are):")
     pasted = [line.strip() for line in running.output[start + 1 :] if line.startswith("  ")]
-    assert pasted[0].startswith("TOKEN=$(cat ")
+    if sets_token is None:
+        assert not any("TOKEN" in line for line in pasted)
+    else:
+        assert pasted[0].startswith(sets_token)
     assert all("<token>" not in line and "<actorId>" not in line for line in pasted)
     curls = [line for line in pasted if line.startswith("curl ")]
     assert len(curls) == 3  # create an actor, a summary, an action call
