@@ -52,7 +52,7 @@ async def serve_forever(config: ServerConfig, token_source: str, out: TextIO | N
 def _token_lines(server: RunningServer, token_source: str) -> tuple[list[str], str | None]:
     """What the banner says about auth, and the shell line that sets ``TOKEN`` (if it can)."""
     token_path = (server.config.data_dir / TOKEN_FILE).resolve()
-    set_token = f"TOKEN=$(cat {shlex.quote(str(token_path))})"
+    set_token: str | None = f"TOKEN=$(cat {shlex.quote(str(token_path))})"
     match token_source:
         case "dev":
             return ["auth: OFF (--dev without a token); anyone can connect"], None
