@@ -152,14 +152,16 @@ def run(args: argparse.Namespace) -> int:
     if args.demo and args.app:
         print("actorscope serve: give MODULE:ATTR or --demo, not both", file=sys.stderr)
         return 2
-    if args.reload:
-        from .reload import run_with_reload
-
-        return run_with_reload(args)
     spec = DEMO_APP if args.demo else args.app
     if spec is None:
         print(_NO_ACTORS, file=sys.stderr)
         return 2
+    if args.reload:
+        # The child loads the app, so an app that fails to import is reported
+        # there and fixed by the next edit, as with any reloading server.
+        from .reload import run_with_reload
+
+        return run_with_reload(args)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

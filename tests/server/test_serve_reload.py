@@ -130,3 +130,24 @@ async def test_an_edit_restarts_the_server_and_the_workflow_carries_on(tmp_path:
                 os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
         log.close()
+
+
+def test_the_child_runs_the_same_command_without_reload() -> None:
+    from actorscope.server.reload import child_argv
+
+    argv = ["serve", "app:registry", "--reload", "--reload-dir", "src", "--port", "0"]
+    assert child_argv(argv) == ["serve", "app:registry", "--port", "0"]
+    assert child_argv(["serve", "--reload-dir=src", "--demo", "--reload"]) == ["serve", "--demo"]
+
+
+def test_reload_without_an_app_refuses_at_once(tmp_path: Path) -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "actorscope", "serve", "--reload"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 2 and "no actor definitions" in done.stderr
