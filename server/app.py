@@ -3,7 +3,9 @@
 * the inspector WebSocket endpoint (PROTOCOL.md §6, ``ws_inspector.py``),
 * the inspector HTTP API (§8, ``http_api.py``),
 * client connections and the workflow queue (``gateway.py``),
-* management (``management.py``).
+* management (``management.py``),
+* the live event stream (``event_stream.py``) and the built-in web
+  inspector at ``/ui/`` (``web_ui.py``).
 
 Route order matters only where paths overlap: the gateway's own routes come
 first, then the inspector's, so ``/gateway/{id}/connect`` is never mistaken
@@ -22,9 +24,11 @@ from actorscope.protocol.values import ValueCodec
 
 from . import errors
 from .directory import ActorSystem
+from .event_stream import OpenStreams, event_stream_routes
 from .gateway import gateway_routes
 from .http_api import error_response, inspector_http_routes
 from .management import management_routes
+from .web_ui import web_ui_routes
 from .ws_inspector import inspector_websocket_routes
 
 __all__ = ["build_app"]
@@ -36,19 +40,28 @@ def build_app(
     value_codec: ValueCodec,
     max_protocol_version: int = NEWEST_VERSION,
 ) -> Starlette:
-    """The server's ASGI app over ``system``'s actors."""
+    """The server's ASGI app over ``system``'s actors.
+
+    ``app.state.event_streams`` holds the open event streams
+    (``event_stream.end_event_streams(app)`` ends them at shutdown).
+    """
+    streams = OpenStreams()
     routes: list[BaseRoute] = [
         *gateway_routes(system),
         *inspector_websocket_routes(
             system, value_codec=value_codec, max_protocol_version=max_protocol_version
         ),
         *inspector_http_routes(system),
+        *event_stream_routes(system, streams),
         *management_routes(system),
+        *web_ui_routes(system),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers={404: _no_route, 405: _wrong_method},
     )
+    app.state.event_streams = streams
+    return app
 
 
 # Starlette answers a path no route matches in plain text; a client of a JSON

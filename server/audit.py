@@ -271,7 +271,10 @@ class ReplayAudit:
 
     async def _refusal(self, record: ReplayAuditRecord) -> ReplayAuditRecord:
         last = self._last_refusal
-        if last is not None and last.same_refusal(record):
+        # Counted only while nothing happened since: a replay in between
+        # starts a new record, so the log keeps its order.
+        newest_done = self._done[-1] if self._done else 0
+        if last is not None and last.seq > newest_done and last.same_refusal(record):
             counted = attrs.evolve(last, count=last.count + 1, last_at_ms=record.at_ms)
             await self._driver.batch([Set(_key(_REFUSED, last.seq), _pack(counted))])
             self._last_refusal = counted

@@ -296,9 +296,7 @@ async def _get_schedules(request: Request, actor: ActorInstance, _: CredentialCl
     return {"schedules": [schedule_to_json(s) for s in await actor.schedules()]}
 
 
-async def _get_schedule_history(
-    request: Request, actor: ActorInstance, _: CredentialClass
-) -> Any:
+async def _get_schedule_history(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
     schedule_id = request.path_params["scheduleId"]
     fires = await actor.schedule_history(schedule_id, query_int(request, "limit", 100))
     return {"scheduleId": schedule_id, "history": [fire_to_json(f) for f in fires]}

@@ -66,14 +66,18 @@ from actorscope.engine.replay import (
 )
 
 from . import errors
-from .audit import ReplayAudit, ReplayAuditRecord, reason_problem
+from .audit import ReplayAudit, ReplayAuditRecord
 from .jsonvalues import to_jsonable
+from .replay_body import ReplayRequestBody
 from .state_diff import state_diff
 
 if TYPE_CHECKING:
     from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "PAGE_BUDGET_BYTES",
     "ReplayOperator",
     "ReplayOutcome",
     "ReplayRequestBody",
@@ -84,9 +88,6 @@ __all__ = [
 ]
 
 
-#: Longest entry id and step path a replay body may name (characters).
-MAX_ENTRY_ID_CHARS = 128
-MAX_STEP_PATH_CHARS = 1000
 #: ``GET …/workflow/replays``: records per page by default, at most, and the
 #: byte budget of one answer (a page stops early rather than pass it).
 DEFAULT_PAGE_SIZE = 50
@@ -114,75 +115,6 @@ class ReplayTarget(Protocol):
     async def restore_preview(self, snapshot: HistorySnapshot, plan: ReplayPlan) -> tuple[Any, Any]:
         """(current state, state a restore with ``plan`` would write)."""
         ...
-
-
-def _text(body: dict[str, Any], name: str, limit: int) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise errors.invalid_request(f"{name!r} must be a string or null")
-    if len(value) > limit:
-        raise errors.invalid_request(f"{name!r} is {len(value)} characters long; at most {limit}")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise errors.invalid_request(
-            f"{name!r} is not valid Unicode text (it holds a lone surrogate)"
-        ) from None
-    return value
-
-
-def _flag(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name, False)
-    if not isinstance(value, bool):
-        raise errors.invalid_request(f"{name!r} must be a boolean")
-    return value
-
-
-@attrs.frozen
-class ReplayRequestBody:
-    """The body of ``POST /inspector/workflow/replay`` (docs/PROTOCOL.md §8 plus operator fields).
-
-    Every field is checked here, before anything happens: a replay whose
-    audit record could not be written is never started.
-    """
-
-    entry_id: str | None = None
-    step: str | None = None
-    dry_run: bool = False
-    reason: str | None = None
-    audit_refusal: bool = False
-    restore_state: bool = False
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> ReplayRequestBody:
-        """Check types, lengths and text; refusals are 400 ``request.invalid``."""
-        entry_id = _text(body, "entryId", MAX_ENTRY_ID_CHARS)
-        step = _text(body, "step", MAX_STEP_PATH_CHARS)
-        if step is not None and not step.strip("/"):
-            raise errors.invalid_request("'step' must be a non-empty location path")
-        if entry_id is not None and step is not None:
-            raise errors.invalid_request("give 'entryId' or 'step', not both")
-        dry_run = _flag(body, "dryRun")
-        problem = reason_problem(body.get("reason"))
-        if problem is not None:
-            raise errors.invalid_request(problem)
-        reason = body.get("reason")
-        audit_refusal = _flag(body, "auditRefusal")
-        restore_state = _flag(body, "restoreState")
-        if audit_refusal and not dry_run:
-            raise errors.invalid_request(
-                "'auditRefusal' applies to a dry run (a replay's refusals are always audited)"
-            )
-        return cls(
-            entry_id=entry_id,
-            step=step,
-            dry_run=dry_run,
-            reason=reason,
-            audit_refusal=audit_refusal,
-            restore_state=restore_state,
-        )
 
 
 @attrs.frozen
@@ -348,9 +280,9 @@ class ReplayOperator:
                 ``workflow.state_checkpoints_disabled`` (400),
                 ``workflow.state_checkpoint_unavailable`` (409).
         """
-        problem = reason_problem(reason)
-        if problem is not None:
-            raise errors.invalid_request(problem)
+        # The same checks as the HTTP body's, for every transport: a target
+        # or reason the audit could not hold is refused before anything.
+        ReplayRequestBody.from_json({"entryId": entry_id, "step": step, "reason": reason})
         await self.audit.open()
         target_json = {"entryId": entry_id, "step": step}
         made: list[tuple[ReplayAuditRecord, dict[str, Any] | None]] = []

@@ -288,3 +288,25 @@ async def test_cli_pages_the_audit(server_factory: Any, auth: dict[str, str]) ->
             server, "--actor", actor.actor_id, "replays", "--all", "--limit", "2", "--json"
         )
         assert [r["seq"] for r in json.loads(every.out)["replays"]] == [5, 4, 3, 2, 1]
+
+
+async def test_websocket_replay_of_an_oversized_id_is_refused_unaudited(
+    server_factory: Any, auth: dict[str, str]
+) -> None:
+    from actorscope.client import InspectorClient, InspectorRequestError
+
+    async with _quick(server_factory, auth) as (server, _http, quick):
+        [actor] = server.directory.actors()
+        async with InspectorClient(server.url, actor.actor_id, actor.record.token) as client:
+            try:
+                await client.replay("x" * 100_000)
+            except InspectorRequestError as exc:
+                assert exc.code == "request.invalid"
+            else:
+                raise AssertionError("a 100,000-character entry id was not refused")
+            try:
+                await client.replay("no-such-entry")
+            except InspectorRequestError as exc:
+                assert exc.code == "workflow.step_not_found"
+        [record] = (await quick.replays()).json()["replays"]
+        assert record["target"] == {"entryId": "no-such-entry", "step": None}
