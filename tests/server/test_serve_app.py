@@ -208,3 +208,27 @@ def test_every_help_page_is_plain_text() -> None:
     for page in pages:
         assert "``" not in page and ":class:" not in page and ":meth:" not in page, page
         assert not re.search(r"issue\s*#?\d", page, re.I), page
+
+
+async def test_actorscope_serve_blocks_until_sigint(tmp_path: Path) -> None:
+    import signal
+
+    script = textwrap.dedent(APP) + textwrap.dedent(
+        f"""
+        actorscope.serve(registry, port=0, data={str(tmp_path / "d")!r}, create=["counter:x"])
+        print("serve returned", flush=True)
+        """
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    lines = []
+    while not lines or not lines[-1].startswith("(Ctrl-C"):
+        raw = await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)
+        assert raw, "serve() exited before its banner"
+        lines.append(raw.decode().rstrip("\n"))
+    assert any(line.strip().startswith("counter/x ") for line in lines)
+    proc.send_signal(signal.SIGINT)
+    out, _ = await asyncio.wait_for(proc.communicate(), TIMEOUT)
+    assert proc.returncode == 0 and out.decode() == "serve returned\n"
