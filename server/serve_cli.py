@@ -38,6 +38,7 @@ import attrs
 
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
+from actorscope.protocol.values import VALUE_CODECS, CborCodec, value_codec
 
 from . import eventloop
 from .app_loader import AppLoadError, AppRaised
@@ -106,6 +107,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--dev", action="store_true", help="development mode: no token means auth is off"
+    )
+    parser.add_argument(
+        "--value-codec",
+        choices=sorted(VALUE_CODECS),
+        default=CborCodec.name,
+        help="how user values travel on the inspector WebSocket unless a peer asks "
+        "(?value_codec=...); default cbor, as RivetKit's Inspector expects",
     )
     parser.add_argument(
         "--keep-attempts",
@@ -189,7 +197,11 @@ def run(args: argparse.Namespace) -> int:
     except (AppLoadError, ValueError) as exc:
         print(f"actorscope serve: {exc}", file=sys.stderr)
         return 2
-    config = attrs.evolve(config, max_protocol_version=args.max_protocol_version)
+    config = attrs.evolve(
+        config,
+        max_protocol_version=args.max_protocol_version,
+        value_codec=value_codec(args.value_codec),
+    )
     try:
         eventloop.run(serve_forever(config, source))
     except OSError as exc:

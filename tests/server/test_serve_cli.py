@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from actorscope.protocol.versions import NEWEST_VERSION
 from actorscope.server.cli import build_parser
 
 TIMEOUT = 5.0
@@ -85,5 +86,6 @@ async def test_max_protocol_version_shows_in_the_banner(
 def test_parser_defaults() -> None:
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port, args.dev, args.demo) == ("127.0.0.1", 6420, False, False)
-    assert args.max_protocol_version == 4 and args.inspector_token is None
+    assert args.max_protocol_version == NEWEST_VERSION and args.inspector_token is None
+    assert args.value_codec == "cbor"
     assert args.data == Path(".actorscope")
