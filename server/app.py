@@ -65,9 +65,10 @@ def build_app(
         *database_execute_routes(system),
         *web_ui_routes(system),
     ]
+    cors = Middleware(CorsMiddleware, auth_off=lambda: system.dev_mode)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(CorsMiddleware)],
+        middleware=[cors],
         exception_handlers={404: _no_route, 405: _wrong_method},
     )
     app.state.event_streams = streams
