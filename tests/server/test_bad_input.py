@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import msgpack
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
 from actorscope.protocol.framing import decode_to_client, encode_to_server
 from actorscope.protocol.messages import (
     ActionRequest,
@@ -37,7 +39,6 @@ from actorscope.protocol.messages import (
 )
 from actorscope.server.jsonbounds import MAX_DEPTH
 from actorscope.server.runner import RunningServer
-from websockets.asyncio.client import ClientConnection, connect
 
 TIMEOUT = 30.0
 U64_MAX = 2**64 - 1

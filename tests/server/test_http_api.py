@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.server import queue_limits
 from actorscope.server.definitions import ActorDefinition, Registry
 from actorscope.server.runner import RunningServer

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+
 from actorscope.server.limits import Limits
 from actorscope.server.runner import RunningServer
 

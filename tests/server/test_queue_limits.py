@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.server import queue_limits
 from actorscope.server.runner import RunningServer
 

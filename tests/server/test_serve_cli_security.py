@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.server.server_token import TOKEN_ENV
 
 TIMEOUT = 30.0

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from actorscope.protocol.framing import encode_to_server
 from actorscope.protocol.messages import StateRequest, ToServer
 from actorscope.server import ws_inspector

@@ -12,6 +12,10 @@ import os
 
 import msgpack
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+
 from actorscope.protocol.framing import decode_to_client, encode_to_server
 from actorscope.protocol.messages import (
     Init,
@@ -21,9 +25,6 @@ from actorscope.protocol.messages import (
     ToServer,
 )
 from actorscope.server.runner import RunningServer
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 TIMEOUT = 30.0
 LIMIT = 1 << 20
