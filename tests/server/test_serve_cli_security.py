@@ -181,7 +181,9 @@ def test_an_unusable_token_file_is_a_usage_error(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.write_text("\n")
     for path, reason in ((empty, "is empty"), (tmp_path / "missing", "cannot read")):
-        done = _serve("--data", str(tmp_path / "data"), "--inspector-token-file", str(path))
+        done = _serve(
+            "--demo", "--data", str(tmp_path / "data"), "--inspector-token-file", str(path)
+        )
         assert done.returncode == 2
         assert reason in done.stderr, done.stderr
 
