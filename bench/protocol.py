@@ -6,7 +6,7 @@ through the public API the server and the client use (``actorscope.protocol``:
 versions include their up/downgrades), single process, timed with
 ``time.perf_counter``: each figure is the best of several runs of a loop
 calibrated to take ``--min-time`` seconds. Prints a table; the rows with a
-target (issue #2) say PASS or MISS. ``--profile`` adds cProfile listings of
+target say PASS or MISS. ``--profile`` adds cProfile listings of
 the targeted operations.
 """
 
@@ -54,8 +54,8 @@ from actorscope.protocol import (
 )
 from actorscope.protocol.converters import downgrade, upgrade
 
-STATE_REQUEST_TARGET = 500_000  # ops/s, encode and decode (issue #2)
-HISTORY_DECODE_TARGET_MS = 10.0  # a 1,000-entry history (issue #2)
+STATE_REQUEST_TARGET = 500_000  # ops/s, encode and decode
+HISTORY_DECODE_TARGET_MS = 10.0  # a 1,000-entry history
 
 # -- the messages ---------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """``HttpInspector``: a small blocking client for the inspector's HTTP API.
 
-PROTOCOL.md §8 plus the operator routes of issue #5 (replay by path, dry run,
+PROTOCOL.md §8 plus the operator routes (replay by path, dry run,
 audit list, archived attempts). Standard library only (``urllib``): the CLI
 makes a handful of one-shot calls, so a connection pool would buy nothing and
 ``httpx`` can stay a test-only dependency.

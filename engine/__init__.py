@@ -1,6 +1,6 @@
 """actorscope.engine: durable workflows with a persisted history and replay-from-step.
 
-The behaviour contract is ``../shared/ENGINE.md``; the interfaces other layers
+The behaviour contract is ``docs/ENGINE.md``; the interfaces other layers
 rely on are in ARCHITECTURE.md. Typical use::
 
     async def order(ctx: WorkflowContext, input: dict) -> dict:

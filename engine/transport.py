@@ -1,7 +1,7 @@
 """Conversion between :class:`HistorySnapshot` and the §4 transport shape.
 
 ARCHITECTURE.md: ``to_transport()`` returns PROTOCOL.md §4's
-``WorkflowHistory`` in the JSON form of ``../shared/vectors/`` (camelCase
+``WorkflowHistory`` in the JSON form of ``tests/vectors/`` (camelCase
 fields, unions as ``{"tag", "val"}``, enums by name, absent optionals
 ``None``) **with ``data`` fields as raw bytes**, so the server builds the wire
 model with ``protocol.jsonform.from_json(WorkflowHistory, t, data=lambda b: b)``

@@ -7,7 +7,7 @@ For people debugging the wire (PROTOCOL.md §1-§5)::
     actorscope frame convert --direction ... --to-version N [HEX]
 
 ``decode`` prints ``{"version": V, "message": ...}`` in the JSON form of
-``../shared/vectors/`` with the message *at its own version* (not upgraded),
+``tests/vectors/`` with the message *at its own version* (not upgraded),
 so ``decode`` then ``encode`` gives back the same bytes. ``--version N`` reads
 a negotiated-mode payload (no u16 prefix). ``convert`` steps a frame through
 the adjacent converters to version N and prints the resulting frame, which is
@@ -39,7 +39,7 @@ class ItemError(ValueError):
 
 
 _DESCRIPTION = """\
-Decode, encode and convert captured inspector frames (PROTOCOL.md §1-§5).
+Decode, encode and convert captured inspector frames (docs/PROTOCOL.md §1-§5).
 
   decode   print {"version", "message"}: the message at its own version
   encode   print the hex frame of a JSON message
@@ -100,7 +100,8 @@ def register(subparsers: Any) -> None:
 
     conv = actions.add_parser(
         "convert",
-        help="convert a frame to another version (an Error frame where PROTOCOL.md §5 says so)",
+        help="convert a frame to another version (an Error frame where docs/PROTOCOL.md §5 "
+        "says so)",
         description="Decode an embedded-mode frame of any version, apply the adjacent "
         "converters one step at a time to version N and print the resulting frame.",
     )

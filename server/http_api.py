@@ -6,7 +6,7 @@ every refusal is an ``InspectorError`` rendered as ``{"group", "code",
 "message"}`` with its status, never a bare 500. The handlers only call the
 ``ActorInspector`` façade, like the WebSocket inspector does; replays go
 through the actor's ``ReplayOperator`` (``replay_ops.py``), which also serves
-issue #5's additions: ``{"step", "dryRun", "reason"}`` in the replay body,
+the operator additions: ``{"step", "dryRun", "reason"}`` in the replay body,
 ``GET /inspector/workflow/replays`` (the audit) and
 ``GET /inspector/workflow-history?attempt=N`` (an archived attempt).
 """
@@ -226,7 +226,7 @@ def _operator(actor: ActorInstance) -> ReplayOperator:
 
 async def _get_history(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
     if "attempt" in request.query_params:
-        # Issue #5: an archived attempt (what a replay discarded).
+        # Operator tooling: an archived attempt (what a replay discarded).
         number = query_int(request, "attempt", 0, maximum=2**31 - 1)
         return await _operator(actor).attempt_json(number)
     history = await actor.workflow_history()
@@ -237,7 +237,7 @@ async def _get_history(request: Request, actor: ActorInstance, _: CredentialClas
 
 
 async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialClass) -> Any:
-    """§8 replay, plus issue #5's ``step``, ``dryRun`` and ``reason``."""
+    """§8 replay, plus the operator's ``step``, ``dryRun`` and ``reason``."""
     body = ReplayRequestBody.from_json(await read_json_object(request, required=False))
     operator = _operator(actor)
     if body.dry_run:

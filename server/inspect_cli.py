@@ -3,7 +3,7 @@
 ``actorscope inspect --url URL --actor ID [--token T] COMMAND`` (or
 ``--name NAME --key KEY``; ``ACTORSCOPE_URL`` / ``ACTORSCOPE_TOKEN`` from the
 environment). One-shot commands go through the HTTP API (PROTOCOL.md §8 and
-the operator routes of issue #5); ``watch`` holds a WebSocket inspector
+the operator routes: replay by path, dry run, audit); ``watch`` holds a WebSocket inspector
 connection (``actorscope.client``) and redraws as pushes arrive.
 
 Exit codes: 0 ok; 1 the server refused or failed (its ``group.code`` is
@@ -403,7 +403,7 @@ def _preview(actor: HttpInspector, args: argparse.Namespace) -> Any:
 
 
 def _require_operator_routes(actor: HttpInspector) -> None:
-    """Refuse before replaying on a server without the issue #5 routes.
+    """Refuse before replaying on a server without the operator routes.
 
     A plain §8 server ignores ``dryRun`` and ``step`` and would replay for
     real (from the start); the audit route tells the two apart.

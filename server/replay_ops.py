@@ -1,6 +1,6 @@
 """Replay as an operator uses it: by path, dry run, with a reason, audited, archived.
 
-Issue #5 "Replay features beyond the protocol". The v1-v4 WebSocket messages
+Replay features beyond the protocol. The v1-v4 WebSocket messages
 stay as PROTOCOL.md specifies; these features live in the HTTP API and the
 CLI. Both transports replay through ``ReplayOperator.replay`` (the actor
 façade's ``replay`` delegates to it), so every replay — and every refusal —

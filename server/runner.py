@@ -51,7 +51,7 @@ class ServerConfig:
         value_codec: encodes user values on the inspector wire (§7).
         create: (name, key) actors to create (or reopen) at start.
         trace_capacity: spans kept per actor.
-        keep_attempts: archived replay attempts kept per workflow (issue #5).
+        keep_attempts: archived replay attempts kept per workflow.
     """
 
     registry: Registry

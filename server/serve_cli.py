@@ -1,12 +1,12 @@
 """``actorscope serve``: run a server in the foreground and print where to connect.
 
-Auth (PROTOCOL.md §6): outside ``--dev``, the server always has a server-wide
+Auth (docs/PROTOCOL.md §6): outside ``--dev``, the server always has a server-wide
 token. ``--inspector-token T`` sets it; otherwise the token stored in the
 data directory (``server-token``) is reused, or a new one is generated,
 stored there (mode 0600) and printed once. ``--dev`` with no token turns
 auth off and says so.
 
-``--keep-attempts N`` bounds the archive of what replays discarded (issue #5):
+``--keep-attempts N`` bounds the archive of what replays discarded:
 each workflow keeps its newest N attempts (default 20); an older one answers
 404 ``workflow.attempt_not_found``.
 """
