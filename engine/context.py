@@ -398,7 +398,7 @@ class WorkflowContext:
                 await ctx.step("charge", charge)
 
         The first time a run reaches this call it records a version check
-        (PROTOCOL.md §9.4 ``WorkflowVersionCheckEntry``): ``latest`` if the
+        (docs/PROTOCOL.md §9.4 ``WorkflowVersionCheckEntry``): ``latest`` if the
         run is at its live frontier here, or 1 if its history already holds
         later entries under this context — it went past this point under
         code that had no check, so it keeps the old path. Every later run,

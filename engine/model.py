@@ -159,9 +159,10 @@ class VersionCheckKind:
     """What ``ctx.version(name, latest=...)`` recorded: the version this run takes.
 
     ``resolved`` is ``latest`` for a run that reached the check fresh, 1 for
-    a run that had already gone past that point under older code (PROTOCOL.md
-    §9.4). A version check is matched by its location, not by its position
-    among its siblings (see ``context.py``), and a replay keeps it.
+    a run that had already gone past that point under older code
+    (docs/PROTOCOL.md §9.4). A version check is matched by its location, not
+    by its position among its siblings (see ``context.py``), and a replay
+    keeps it.
     """
 
     resolved: int

@@ -151,6 +151,7 @@ def print_banner(server: RunningServer, token_source: str, out: TextIO) -> None:
     url, ws = server.url, server.ws_url
     token_path = server.config.data_dir / TOKEN_FILE
     lines = [
+        f"web inspector: {url}/ui/",
         f"actorscope serving on {url} (HTTP and WebSocket on one port)",
         f"data directory: {server.config.data_dir.resolve()}",
         f"inspector protocol: v1-v{server.config.max_protocol_version}",

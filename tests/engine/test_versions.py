@@ -1,4 +1,4 @@
-"""``ctx.version``: version checks recorded once, kept on resume and replay (PROTOCOL.md §9.4)."""
+"""``ctx.version``: checks recorded once, kept on resume and replay (docs/PROTOCOL.md §9.4)."""
 
 from __future__ import annotations
 
