@@ -61,6 +61,7 @@ def build_app(
         *database_execute_routes(system),
         *web_ui_routes(system),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(CorsMiddleware)])
+    cors = Middleware(CorsMiddleware, auth_off=lambda: system.dev_mode)
+    app = Starlette(routes=routes, middleware=[cors])
     app.state.event_streams = streams
     return app

@@ -15,6 +15,12 @@ local build), so each of its calls is cross-origin. This ASGI middleware:
 It never sends ``Access-Control-Allow-Credentials``: auth is bearer tokens in
 headers, never cookies, so a page on another origin can do no more than the
 token it holds allows. WebSocket traffic passes untouched.
+
+That argument needs a token. A ``--dev`` server without one has auth off,
+so there CORS is granted only to origins that are this machine (``localhost``,
+``127.0.0.1``, ``[::1]``, any port) and to the hosted RivetKit Inspector
+(``https://inspect.rivet.dev``): any other web page the developer happens to
+visit gets no CORS headers, and the browser keeps it from reading answers.
 """
 
 from __future__ import annotations
@@ -22,7 +28,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["ALLOWED_METHODS", "EXPOSED_HEADERS", "CorsMiddleware"]
+__all__ = [
+    "ALLOWED_METHODS",
+    "EXPOSED_HEADERS",
+    "HOSTED_INSPECTOR_ORIGIN",
+    "CorsMiddleware",
+    "trusted_without_auth",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -36,20 +48,43 @@ ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 EXPOSED_HEADERS = "Content-Type, Content-Length, Retry-After"
 #: Seconds a browser may cache a preflight answer.
 MAX_AGE = "600"
+#: Where Rivet hosts the Inspector UI.
+HOSTED_INSPECTOR_ORIGIN = "https://inspect.rivet.dev"
+
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def trusted_without_auth(origin: bytes) -> bool:
+    """An origin granted CORS by a server with auth off: this machine, or the hosted Inspector."""
+    text = origin.decode("latin-1").lower()
+    if text == HOSTED_INSPECTOR_ORIGIN:
+        return True
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme not in ("http", "https"):
+        return False
+    host = rest.rsplit(":", 1)[0] if not rest.endswith("]") else rest
+    return host in _LOOPBACK_HOSTS
 
 
 class CorsMiddleware:
     """Wraps an ASGI app with the CORS behaviour described above."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, auth_off: Callable[[], bool] = lambda: False) -> None:
+        """``auth_off()`` tells whether the server has auth off (see above)."""
         self.app = app
+        self.auth_off = auth_off
+
+    def _allowed(self, origin: bytes | None) -> bytes | None:
+        if origin is None or (self.auth_off() and not trusted_without_auth(origin)):
+            return None
+        return origin
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
-        origin = headers.get(b"origin")
+        origin = self._allowed(headers.get(b"origin"))
         if scope["method"] == "OPTIONS":
             await _answer_options(send, origin, headers)
             return

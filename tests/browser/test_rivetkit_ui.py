@@ -54,6 +54,7 @@ class Watch:
         self.errors: list[str] = []
         self.frames = 0
         self.replay_requests: list[Request] = []
+        self.sockets: list[str] = []
         # Chromium would dial out to Rivet's analytics; nothing else leaves loopback.
         page.route("https://**", lambda route: route.abort())
         page.add_init_script(_RECORD_TOASTS)
@@ -66,6 +67,8 @@ class Watch:
         page.on("request", on_request)
 
     def _on_websocket(self, ws: WebSocket) -> None:
+        self.sockets.append(ws.url)
+
         def received(payload: bytes | str) -> None:
             if isinstance(payload, str):
                 self.errors.append(f"text frame {payload[:80]!r}")
@@ -134,9 +137,24 @@ def open_ui(page: Page, ui: str, server: ServeSubprocess) -> None:
     expect(page.get_by_text("Connected", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
 
 
-def open_actor(page: Page, name: str) -> None:
+def open_actor(page: Page, watch: Watch, server: ServeSubprocess, name: str) -> None:
+    """Open the demo instance of ``name`` as a user would, and wait for its inspector socket."""
+    wanted = actor_id(server, name)
     page.get_by_text(name, exact=True).first.click()
-    page.get_by_text("demo", exact=True).first.click()
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+
+    # The instance list of the previous name may still be on screen for a
+    # moment: click "demo" until the page opens the right actor's inspector.
+    def opened() -> bool:
+        return any(f"/gateway/{wanted}/inspector/connect" in url for url in watch.sockets)
+
+    while not opened():
+        assert time.monotonic() < deadline, f"the page did not open {name}'s inspector"
+        page.get_by_text("demo", exact=True).first.click()
+        for _ in range(50):  # up to 5 s for the socket before clicking again
+            if opened():
+                break
+            page.wait_for_timeout(100)  # lets Playwright deliver the socket event
 
 
 def test_connects_and_lists_every_demo_actor(
@@ -161,7 +179,7 @@ def test_ordinary_use_shows_no_error(
     open_ui(page, inspector_ui_url, actorscope_serve)
     for name in demo_names(actorscope_serve):
         before = watch.frames
-        open_actor(page, name)
+        open_actor(page, watch, actorscope_serve, name)
         # Wait for this actor's Init, then for the tabs to settle on what it has.
         deadline = time.monotonic() + TIMEOUT_MS / 1000
         while watch.frames == before and time.monotonic() < deadline:
@@ -185,7 +203,7 @@ def test_state_shows_the_actor_state(
     watch = Watch(page, actorscope_serve)
     open_ui(page, inspector_ui_url, actorscope_serve)
     counter = actor_id(actorscope_serve, "counter")
-    open_actor(page, "counter")
+    open_actor(page, watch, actorscope_serve, "counter")
     page.get_by_role("tab", name="State").click()
     # The state arrives as CBOR in Init and is shown as JSON.
     expect(page.get_by_text('"count"').first).to_be_visible(timeout=TIMEOUT_MS)
@@ -201,7 +219,7 @@ def test_workflow_replays_from_the_current_and_from_an_earlier_step(
     steps = actor_id(server, "steps")
     poll("the steps workflow to finish its steps", lambda: len(timeline(server, steps)) == 3)
     open_ui(page, inspector_ui_url, server)
-    open_actor(page, "steps")
+    open_actor(page, watch, server, "steps")
     page.get_by_role("tab", name="Workflow").click()
 
     # Every entry of the workflow, and the helper text.
@@ -270,7 +288,7 @@ def test_state_connections_and_queue_follow_the_actor_live(
     counter = actor_id(server, "counter")
     order = actor_id(server, "order")
     open_ui(page, inspector_ui_url, server)
-    open_actor(page, "counter")
+    open_actor(page, watch, server, "counter")
     page.get_by_role("tab", name="State").click()
     body = page.locator("body")
     expect(body).to_contain_text('"count": 0', timeout=TIMEOUT_MS)
@@ -291,7 +309,7 @@ def test_state_connections_and_queue_follow_the_actor_live(
     expect(body).to_contain_text("connections: (1)", timeout=TIMEOUT_MS)
 
     # A queued message for the order workflow shows in its Queue tab.
-    open_actor(page, "order")
+    open_actor(page, watch, server, "order")
     page.get_by_role("tab", name="Queue").click()
     assert server.post(f"/gateway/{order}/queue/note", {"keep": "me"}) == {
         "ok": True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from actorscope.server.runner import RunningServer
@@ -91,3 +93,39 @@ async def test_no_origin_no_cors_headers(server: RunningServer) -> None:
         r = await http.get("/metadata")
     assert r.status_code == 200
     assert not [h for h in r.headers if h.startswith("access-control-")]
+
+
+@pytest.mark.parametrize(
+    ("origin", "granted"),
+    [
+        ("http://localhost:5173", True),
+        ("http://127.0.0.1:8000", True),
+        ("http://[::1]:8000", True),
+        ("https://inspect.rivet.dev", True),
+        ("https://some-site.example", False),
+        ("http://localhost.some-site.example", False),
+        ("https://inspect.rivet.dev.some-site.example", False),
+        ("null", False),
+    ],
+)
+async def test_with_auth_off_only_this_machine_and_the_hosted_inspector(
+    server_factory: Any, origin: str, granted: bool
+) -> None:
+    # A --dev server without a token answers anyone, so any web page could
+    # drive it through the visitor's browser if CORS were open to all.
+    dev = await server_factory(dev=True, server_token=None)
+    async with httpx.AsyncClient(base_url=dev.url, timeout=TIMEOUT) as http:
+        r = await http.options(
+            "/actors", headers={**preflight("GET", "authorization"), "Origin": origin}
+        )
+        assert r.status_code == 204
+        assert ("access-control-allow-origin" in r.headers) is granted
+        r = await http.get("/metadata", headers={"Origin": origin})
+        assert r.status_code == 200
+        assert r.headers.get("access-control-allow-origin") == (origin if granted else None)
+
+
+async def test_with_a_token_every_origin_is_mirrored(server: RunningServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as http:
+        r = await http.get("/metadata", headers={"Origin": "https://some-site.example"})
+    assert r.headers["access-control-allow-origin"] == "https://some-site.example"

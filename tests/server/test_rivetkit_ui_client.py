@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from actorscope.protocol.versions import NEWEST_VERSION
 from actorscope.server.runner import RunningServer
@@ -91,7 +92,8 @@ async def test_the_current_ui_codecs_speak_v6_with_cbor_values(
         "isByteArray": True,
         "entries": 0,  # right after a rewind to the first step
     }
-    # ReplayOperator.replays() answers one page: {"replays": [...], "nextBefore"}.
-    page = await steps.workflow.operator.replays() if steps.workflow else {"replays": []}
-    records = page["replays"]
+    auth = {"Authorization": f"Bearer {server.server_token}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=auth, timeout=10.0) as http:
+        r = await http.get(f"/gateway/{steps.actor_id}/inspector/workflow/replays")
+    records = r.json()["replays"]
     assert [(r["transport"], r["credential"]) for r in records] == [("http", "actor")]

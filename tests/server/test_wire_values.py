@@ -204,3 +204,13 @@ async def test_an_output_the_peer_codec_cannot_carry_is_a_clear_error(server_fac
         await conn.send(encode_to_server(ToServer(ActionRequest(id=2, name="odd", args=args)), 4))
         reply = await next_body(conn, ActionResponse)
         assert reply.rid == 2
+
+
+async def test_serve_value_codec_flag(serve_process: Any) -> None:
+    running = await serve_process("--demo", "--dev", "--value-codec", "msgpack")
+    counter = running.actors["counter/demo"]
+    ws_url = running.url.replace("http", "ws", 1)
+    for query, decode in (("", msgpack.unpackb), ("?value_codec=cbor", cbor2.loads)):
+        url = f"{ws_url}/gateway/{counter}/inspector/connect{query}"
+        async with await connect(url, open_timeout=TIMEOUT) as conn:
+            assert decode((await next_body(conn, Init)).state) == {"count": 0}
