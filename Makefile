@@ -12,8 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,lint,browser]'
 	touch $(STAMP)
 
+# make run ARGS="--port 0 --dev" adds flags to the demo; ARGS that start with
+# MODULE:ATTR (make run ARGS="app:registry --create counter:mine") serve that
+# app instead of the demo.
 run: $(STAMP)
-	$(BIN)/actorscope serve --demo $(ARGS)
+	$(BIN)/actorscope serve $(if $(filter -%,$(firstword $(ARGS)))$(if $(ARGS),,x),--demo) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --ignore=tests/browser
@@ -25,7 +28,7 @@ test-browser: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	mkdir -p .lint && ln -sfn .. .lint/actorscope
-	MYPYPATH=.lint $(BIN)/mypy -p actorscope.protocol -p actorscope.engine -p actorscope.server -p actorscope.client
+	MYPYPATH=.lint $(BIN)/mypy -m actorscope -p actorscope.protocol -p actorscope.engine -p actorscope.server -p actorscope.client
 
 bench: $(STAMP)
 	$(BIN)/python bench/protocol.py

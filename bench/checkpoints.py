@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
-from actorscope.engine import SQLiteDriver, WorkflowContext, load_history, run_workflow
+
+from actorscope.engine import SQLiteDriver, WorkflowContext, run_workflow
 from actorscope.engine.checkpoints import DEFAULT_KEEP_CHECKPOINTS, StateCheckpoints
 from actorscope.engine.codec import CHECKPOINT
 from actorscope.engine.execution import clear_cache
-from actorscope.engine.executor import run_once
+from actorscope.engine.executor import load_history, run_once
 from actorscope.engine.replay import rewind
 
 WORKFLOW_ID = "bench-checkpoints"

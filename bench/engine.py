@@ -43,14 +43,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from actorscope.engine import (
-    Set,
-    SQLiteDriver,
-    WorkflowContext,
-    load_history,
-    replay_from_step,
-    run_workflow,
-)
+from actorscope.engine import SQLiteDriver, WorkflowContext, run_workflow
+from actorscope.engine.driver import Set
+from actorscope.engine.executor import load_history
+from actorscope.engine.replay import replay_from_step
 
 WORKFLOW_ID = "bench-wf"
 TARGET_STEPS_PER_S = 5_000

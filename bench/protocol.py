@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgpack
+
 from actorscope.protocol import (
     NEWEST_VERSION,
     ActionRequest,

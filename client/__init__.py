@@ -14,6 +14,7 @@
 from .connection import InspectorClient, inspector_url
 from .errors import (
     InspectorClientError,
+    InspectorConnectFailed,
     InspectorConnectionClosed,
     InspectorRequestError,
     InspectorTimeout,
@@ -43,6 +44,7 @@ __all__ = [
     "InitView",
     "InspectorClient",
     "InspectorClientError",
+    "InspectorConnectFailed",
     "InspectorConnectionClosed",
     "InspectorHttpError",
     "InspectorRequestError",

@@ -30,17 +30,19 @@ from typing import Any, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import websockets
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
 from actorscope.protocol import messages as m
 from actorscope.protocol.errors import ConversionError, DecodeError
 from actorscope.protocol.history import WorkflowHistory, decode_history
 from actorscope.protocol.negotiation import ClientSide
 from actorscope.protocol.values import VALUE_CODECS, CborCodec, ValueCodec
 from actorscope.protocol.versions import NEWEST_VERSION
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
 from .errors import (
     InspectorClientError,
+    InspectorConnectFailed,
     InspectorConnectionClosed,
     InspectorRequestError,
     InspectorTimeout,
@@ -173,9 +175,14 @@ class InspectorClient:
             )
         except websockets.exceptions.InvalidStatus as exc:
             status = exc.response.status_code
-            raise InspectorConnectionClosed(None, f"handshake refused: HTTP {status}") from exc
+            raise InspectorConnectFailed(
+                f"{self.url}: the inspector handshake was refused: HTTP {status}"
+            ) from exc
         except (OSError, websockets.exceptions.WebSocketException) as exc:
-            raise InspectorConnectionClosed(None, f"cannot connect to {self.url}: {exc}") from exc
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise InspectorConnectFailed(
+                f"cannot connect to {self.url}: {reason} (is the server running there?)"
+            ) from exc
         self._init = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read_loop(self._ws))
         try:
@@ -260,9 +267,15 @@ class InspectorClient:
         )
         return None if resp.history is None else decode_history(resp.history)
 
+    async def replay_from_start(self) -> WorkflowHistory | None:
+        """Replay the whole workflow (v4): ``replay()`` without an entry id."""
+        return await self.replay(None)
+
     async def replay(self, entry_id: str | None = None) -> WorkflowHistory | None:
-        """Rewind the workflow to ``entry_id`` (or the start) (v4; ENGINE.md
-        "Replay from a step"); returns the history right after the rewind.
+        """Rewind the workflow to ``entry_id`` (v4; docs/ENGINE.md "Replay from
+        a step"); returns the history right after the rewind. Without an
+        ``entry_id`` the whole workflow replays from the start (see
+        :meth:`replay_from_start`).
 
         Raises:
             RequestNotSupported: negotiated version below 4 (nothing is sent).

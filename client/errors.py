@@ -8,6 +8,7 @@ Hierarchy::
     │                                 (raised before anything is sent: no round trip)
     ├── InspectorTimeout              no answer within the timeout (also a ``TimeoutError``)
     └── InspectorConnectionClosed     the socket closed (or was never open)
+        └── InspectorConnectFailed    it never opened (nothing listens, handshake refused)
 
 An ``Error`` frame's message is ``"{group}.{code}: {detail}"`` (server/errors.py
 and PROTOCOL.md §5/§6), or a bare code such as ``inspector.events_dropped``;
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 __all__ = [
     "InspectorClientError",
+    "InspectorConnectFailed",
     "InspectorConnectionClosed",
     "InspectorRequestError",
     "InspectorTimeout",
@@ -93,8 +95,22 @@ class InspectorConnectionClosed(InspectorClientError):
     """The inspector socket is closed; ``code``/``reason`` are the close frame's."""
 
     def __init__(self, code: int | None, reason: str) -> None:
-        text = f"inspector connection closed ({code}"
-        text += f" {reason})" if reason else ")"
+        if code is None:
+            text = "inspector connection closed" + (f" ({reason})" if reason else "")
+        else:
+            text = f"inspector connection closed ({code}"
+            text += f" {reason})" if reason else ")"
         super().__init__(text)
         self.code = code
         self.reason = reason
+
+
+class InspectorConnectFailed(InspectorConnectionClosed):
+    """The socket never opened: nothing listens there, or the handshake was refused."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(None, reason)
+        self.args = (reason,)
+
+    def __str__(self) -> str:
+        return self.reason

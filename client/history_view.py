@@ -190,11 +190,11 @@ def _short(value: Any, limit: int = 40) -> str:
 
 
 def format_time(ms: Any) -> str:
-    """Epoch milliseconds → ``HH:MM:SS.mmm`` (UTC); ``-`` when absent."""
+    """Epoch milliseconds → ``HH:MM:SS.mmmZ`` (UTC, and it says so); ``-`` when absent."""
     if not isinstance(ms, int):
         return "-"
     t = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
-    return t.strftime("%H:%M:%S.") + f"{ms % 1000:03d}"
+    return t.strftime("%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def format_duration(ms: int | None) -> str:

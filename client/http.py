@@ -163,7 +163,8 @@ class HttpInspector:
     ) -> Any:
         """``POST /inspector/workflow/replay``; ``step`` targets a location path.
 
-        Neither ``entry_id`` nor ``step``: the whole workflow runs again.
+        With neither ``entry_id`` nor ``step`` the whole workflow replays from
+        the start (the empty body's meaning); :meth:`replay_from_start` says so.
         ``restore_state`` also rewinds the actor state to its checkpoint at
         the boundary (actors defined with ``state_checkpoints``); with
         ``dry_run`` the answer's ``state`` shows the diff it would apply.
@@ -180,6 +181,17 @@ class HttpInspector:
         if restore_state:
             body["restoreState"] = True
         return self._call("POST", "/workflow/replay", body)
+
+    def replay_from_start(
+        self, *, dry_run: bool = False, reason: str | None = None, restore_state: bool = False
+    ) -> Any:
+        """Replay the whole workflow: every entry is discarded and runs again."""
+        return self.replay(dry_run=dry_run, reason=reason, restore_state=restore_state)
+
+    def send(self, name: str, value: Any) -> Any:
+        """``POST /gateway/{id}/queue/{name}``: a message for ``ctx.queue.next(name)``."""
+        path = f"/gateway/{quote(self.actor_id, safe='')}/queue/{quote(name, safe='')}"
+        return self.server.request("POST", path, value)
 
     def replays(self, limit: int | None = None, before: int | None = None) -> Any:
         """One page of the replay audit, newest first: ``{"replays", "nextBefore"}``.

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
+
 from actorscope.protocol import messages as m
 from actorscope.protocol.history import WorkflowHistory, decode_history
 from actorscope.protocol.values import ValueCodec

@@ -132,6 +132,9 @@ class SyncInspectorClient:
     def replay(self, entry_id: str | None = None) -> WorkflowHistory | None:
         return self._run(self._c.replay(entry_id))
 
+    def replay_from_start(self) -> WorkflowHistory | None:
+        return self._run(self._c.replay_from_start())
+
     def database_schema(self) -> Any:
         return self._run(self._c.database_schema())
 

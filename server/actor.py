@@ -41,7 +41,7 @@ from .traces import DEFAULT_TRACE_CAPACITY, Span, TraceBuffer, spans_to_otlp
 from .workflow_host import WorkflowHost
 
 if TYPE_CHECKING:
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = ["ActorInstance", "EventSink"]
 

@@ -17,19 +17,23 @@ for anything else.
 
 from __future__ import annotations
 
-from actorscope.protocol.framing import NEWEST_VERSION
-from actorscope.protocol.values import ValueCodec
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from actorscope.protocol.framing import NEWEST_VERSION
+from actorscope.protocol.values import ValueCodec
+
+from . import errors
 from .cors import CorsMiddleware
 from .database_execute import database_execute_routes
 from .directory import ActorSystem
 from .discovery import discovery_routes
 from .event_stream import OpenStreams, event_stream_routes
 from .gateway import gateway_routes
-from .http_api import inspector_http_routes
+from .http_api import error_response, inspector_http_routes
 from .management import management_routes
 from .web_ui import web_ui_routes
 from .ws_inspector import inspector_websocket_routes
@@ -62,6 +66,20 @@ def build_app(
         *web_ui_routes(system),
     ]
     cors = Middleware(CorsMiddleware, auth_off=lambda: system.dev_mode)
-    app = Starlette(routes=routes, middleware=[cors])
+    app = Starlette(
+        routes=routes,
+        middleware=[cors],
+        exception_handlers={404: _no_route, 405: _wrong_method},
+    )
     app.state.event_streams = streams
     return app
+
+
+# Starlette answers a path no route matches in plain text; a client of a JSON
+# API should get JSON for every answer, this one included.
+async def _no_route(request: Request, exc: Exception) -> Response:
+    return error_response(errors.route_not_found(request.method, request.url.path))
+
+
+async def _wrong_method(request: Request, exc: Exception) -> Response:
+    return error_response(errors.method_not_allowed(request.method, request.url.path))

@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import attrs
 import msgpack
+
 from actorscope.engine.driver import BatchOp, Delete, Driver, Linked, Set
 
 __all__ = [

@@ -18,13 +18,15 @@ __all__ = ["build_parser", "main", "plain_text"]
 _COMMANDS: tuple[str, ...] = ("serve_cli", "frame_cli", "inspect_cli")
 
 
-# ``x`` (a reStructuredText literal in a module docstring) reads as x in a terminal.
+# ``x`` (a reStructuredText literal in a module docstring) reads as x in a
+# terminal, and so does a role such as :class:`Name`.
 _RST_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+_RST_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
 
 
 def plain_text(text: str) -> str:
-    """Render the reStructuredText literals of a docstring as plain text."""
-    return _RST_LITERAL.sub(r"\1", text)
+    """Render the reStructuredText literals and roles of a docstring as plain text."""
+    return _RST_LITERAL.sub(r"\1", _RST_ROLE.sub(r"\1", text))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(raw)
+    # ``serve --reload`` re-runs the same command line in its child.
+    args.raw_argv = raw
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

@@ -19,7 +19,10 @@
   check), then a one-hour sleep ``rest``. ``beat()`` counts and broadcasts
   ``beat``; ``get_beats()``.
 
-Every demo step takes ~50 ms of (simulated) work.
+Every demo step takes ~50 ms of (simulated) work. The demo is written with
+the public ``actorscope`` API only, as a user's app would be:
+``actorscope serve --demo`` is ``actorscope serve
+actorscope.server.demo:demo_registry``.
 """
 
 from __future__ import annotations
@@ -28,9 +31,8 @@ import asyncio
 import sqlite3
 from typing import Any
 
-from actorscope.engine import Loop, WorkflowContext
-
-from .definitions import ActorContext, ActorDefinition, Registry
+import actorscope
+from actorscope import ActorContext, Loop, WorkflowContext
 
 __all__ = ["DEMO_KEY", "demo_registry"]
 
@@ -42,22 +44,6 @@ COOL_DOWN_SECONDS = 2.0
 REST_SECONDS = 3600.0
 STEP_WORK_SECONDS = 0.05
 HEARTBEAT_SECONDS = 3.0
-
-
-def _increment(ctx: ActorContext, n: int = 1) -> int:
-    ctx.state["count"] += n
-    ctx.broadcast("count", ctx.state["count"])
-    count: int = ctx.state["count"]
-    return count
-
-
-def _get_count(ctx: ActorContext) -> int:
-    count: int = ctx.state["count"]
-    return count
-
-
-def _get_timeline(ctx: ActorContext) -> list[str]:
-    return list(ctx.state["timeline"])
 
 
 async def _mark(actor: ActorContext, name: str) -> str:
@@ -74,88 +60,125 @@ async def _mark(actor: ActorContext, name: str) -> str:
     return name
 
 
-async def _order(wf: WorkflowContext, actor: ActorContext) -> str:
-    await wf.step("validate", lambda: _mark(actor, "validate"))
-
-    async def reserve(it: WorkflowContext, i: int) -> Any:
-        if i >= ORDER_ITEMS:
-            return Loop.break_(i)
-        await it.step(f"reserve-{i}", lambda: _mark(actor, f"reserve-{i}"))
-        return Loop.continue_(i + 1)
-
-    await wf.loop("items", 0, reserve)
-    await wf.step("charge", lambda: _mark(actor, "charge"))
-    await wf.sleep("cool-down", COOL_DOWN_SECONDS)
-    approval = await wf.queue.next("approval")
-    await wf.step("ship", lambda: _mark(actor, "ship"))
-    return f"shipped ({approval!r})"
+def _get_timeline(ctx: ActorContext) -> list[str]:
+    return list(ctx.state["timeline"])
 
 
-async def _steps(wf: WorkflowContext, actor: ActorContext) -> None:
-    for name in ("one", "two", "three"):
-        await wf.step(name, lambda name=name: _mark(actor, name))  # type: ignore[misc]
-    await wf.sleep("rest", REST_SECONDS)
+def _counter() -> actorscope.Actor:
+    counter = actorscope.Actor("counter", state={"count": 0})
+
+    @counter.action
+    def increment(ctx: ActorContext, n: int = 1) -> int:
+        ctx.state["count"] += n
+        ctx.broadcast("count", ctx.state["count"])
+        count: int = ctx.state["count"]
+        return count
+
+    @counter.action
+    def get_count(ctx: ActorContext) -> int:
+        count: int = ctx.state["count"]
+        return count
+
+    return counter
 
 
-def _inventory_schema(db: sqlite3.Connection) -> None:
-    db.execute(
-        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL)"
-    )
-    db.executemany(
-        "INSERT INTO items (name, qty) VALUES (?, ?)", [("apple", 12), ("pear", 5), ("plum", 30)]
+def _order() -> actorscope.Actor:
+    order = actorscope.Actor(
+        "order", state={"timeline": []}, actions={"get_timeline": _get_timeline}
     )
 
+    @order.workflow
+    async def run(wf: WorkflowContext, actor: ActorContext) -> str:
+        await wf.step("validate", lambda: _mark(actor, "validate"))
 
-def _add_item(ctx: ActorContext, name: str, qty: int) -> int:
-    cursor = ctx.db.execute("INSERT INTO items (name, qty) VALUES (?, ?)", (name, qty))
-    row_id = cursor.lastrowid
-    assert row_id is not None
-    return row_id
+        async def reserve(it: WorkflowContext, i: int) -> Any:
+            if i >= ORDER_ITEMS:
+                return Loop.break_(i)
+            await it.step(f"reserve-{i}", lambda: _mark(actor, f"reserve-{i}"))
+            return Loop.continue_(i + 1)
+
+        await wf.loop("items", 0, reserve)
+        await wf.step("charge", lambda: _mark(actor, "charge"))
+        await wf.sleep("cool-down", COOL_DOWN_SECONDS)
+        approval = await wf.queue.next("approval")
+        await wf.step("ship", lambda: _mark(actor, "ship"))
+        return f"shipped ({approval!r})"
+
+    return order
 
 
-def _beat(ctx: ActorContext) -> int:
-    ctx.state["beats"] += 1
-    beats: int = ctx.state["beats"]
-    ctx.broadcast("beat", beats)
-    return beats
-
-
-def _get_beats(ctx: ActorContext) -> int:
-    beats: int = ctx.state["beats"]
-    return beats
-
-
-async def _heartbeat(wf: WorkflowContext, actor: ActorContext) -> None:
-    # A named recurring schedule: re-running the step replaces it, never doubles it.
-    await wf.step(
-        "start", lambda: actor.schedule.every(HEARTBEAT_SECONDS, "beat", name="heartbeat")
+def _steps() -> actorscope.Actor:
+    steps = actorscope.Actor(
+        "steps", state={"timeline": []}, actions={"get_timeline": _get_timeline}
     )
-    # A version check (tag 8 on the wire): runs recorded before it keep v1.
-    style = await wf.version("beat-style", latest=2)
 
-    def announce() -> int:
-        actor.state["style"] = style
-        return style
+    @steps.workflow
+    async def run(wf: WorkflowContext, actor: ActorContext) -> None:
+        for name in ("one", "two", "three"):
+            await wf.step(name, lambda name=name: _mark(actor, name))  # type: ignore[misc]
+        await wf.sleep("rest", REST_SECONDS)
 
-    await wf.step(f"announce-v{style}", announce)
-    await wf.sleep("rest", REST_SECONDS)
+    return steps
 
 
-def demo_registry() -> Registry:
-    """A fresh registry of the five demo actor types."""
-    return Registry(
-        [
-            ActorDefinition(
-                "counter", {"count": 0}, {"increment": _increment, "get_count": _get_count}
-            ),
-            ActorDefinition("order", {"timeline": []}, {"get_timeline": _get_timeline}, _order),
-            ActorDefinition("steps", {"timeline": []}, {"get_timeline": _get_timeline}, _steps),
-            ActorDefinition("inventory", None, {"add_item": _add_item}, database=_inventory_schema),
-            ActorDefinition(
-                "heartbeat",
-                {"beats": 0, "style": None},
-                {"beat": _beat, "get_beats": _get_beats},
-                _heartbeat,
-            ),
-        ]
-    )
+def _inventory() -> actorscope.Actor:
+    inventory = actorscope.Actor("inventory")
+
+    @inventory.database
+    def schema(db: sqlite3.Connection) -> None:
+        db.execute(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL)"
+        )
+        db.executemany(
+            "INSERT INTO items (name, qty) VALUES (?, ?)",
+            [("apple", 12), ("pear", 5), ("plum", 30)],
+        )
+
+    @inventory.action
+    def add_item(ctx: ActorContext, name: str, qty: int) -> int:
+        cursor = ctx.db.execute("INSERT INTO items (name, qty) VALUES (?, ?)", (name, qty))
+        row_id = cursor.lastrowid
+        assert row_id is not None
+        return row_id
+
+    return inventory
+
+
+def _heartbeat() -> actorscope.Actor:
+    heartbeat = actorscope.Actor("heartbeat", state={"beats": 0, "style": None})
+
+    @heartbeat.action
+    def beat(ctx: ActorContext) -> int:
+        ctx.state["beats"] += 1
+        beats: int = ctx.state["beats"]
+        ctx.broadcast("beat", beats)
+        return beats
+
+    @heartbeat.action
+    def get_beats(ctx: ActorContext) -> int:
+        beats: int = ctx.state["beats"]
+        return beats
+
+    @heartbeat.workflow
+    async def run(wf: WorkflowContext, actor: ActorContext) -> None:
+        # A named recurring schedule: re-running the step replaces it, never doubles it.
+        await wf.step(
+            "start", lambda: actor.schedule.every(HEARTBEAT_SECONDS, "beat", name="heartbeat")
+        )
+        # A version check (tag 8 on the wire): runs recorded before it keep v1.
+        style = await wf.version("beat-style", latest=2)
+
+        def announce() -> int:
+            actor.state["style"] = style
+            return style
+
+        await wf.step(f"announce-v{style}", announce)
+        await wf.sleep("rest", REST_SECONDS)
+
+    return heartbeat
+
+
+def demo_registry() -> actorscope.Registry:
+    """A fresh registry of the demo actor types, each created with key ``demo``."""
+    actors = [_counter(), _order(), _steps(), _inventory(), _heartbeat()]
+    return actorscope.Registry(actors, create=[(a.name, DEMO_KEY) for a in actors])

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from actorscope.protocol.framing import NEWEST_VERSION
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from actorscope.protocol.framing import NEWEST_VERSION
 
 from . import errors
 from .directory import ActorSystem

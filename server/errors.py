@@ -20,9 +20,11 @@ __all__ = [
     "database_not_enabled",
     "definition_not_found",
     "invalid_request",
+    "method_not_allowed",
     "queue_full",
     "replay_in_flight",
     "replay_target_not_step",
+    "route_not_found",
     "schedule_not_found",
     "state_not_enabled",
     "step_not_found",
@@ -111,5 +113,11 @@ def queue_full(max_size: int) -> InspectorError:
     return InspectorError(409, "queue", "full", f"the queue holds its maximum of {max_size}")
 
 
+def route_not_found(method: str, path: str) -> InspectorError:
+    return InspectorError(404, "request", "route_not_found", f"no route {method} {path}")
+
+
+def method_not_allowed(method: str, path: str) -> InspectorError:
+    return InspectorError(405, "request", "method_not_allowed", f"{path} does not take {method}")
 def schedule_not_found(schedule_id: str) -> InspectorError:
     return InspectorError(404, "schedule", "not_found", f"no schedule {schedule_id!r}")

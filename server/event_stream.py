@@ -52,7 +52,7 @@ from .schedule_json import schedule_to_json
 from .workflow_status import workflow_status
 
 if TYPE_CHECKING:
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = ["EventStream", "OpenStreams", "end_event_streams", "event_stream_routes", "format_event"]
 

@@ -204,10 +204,16 @@ def _parse_hex(item: str) -> bytes:
     text = item.strip()
     if text[:2] in ("0x", "0X"):
         text = text[2:]
-    try:
-        return bytes.fromhex(text)
-    except ValueError as exc:
-        raise ItemError(f"invalid hex: {exc}") from None
+    digits = "".join(text.split())
+    for position, char in enumerate(digits):
+        if char not in _HEX_DIGITS:
+            raise ItemError(f"invalid hex: {char!r} at digit {position + 1} is not a hex digit")
+    if len(digits) % 2:
+        raise ItemError(f"invalid hex: odd number of digits ({len(digits)})")
+    return bytes.fromhex(digits)
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 def _parse_message(item: str, default_version: int | None) -> tuple[int, Any]:
@@ -244,8 +250,10 @@ def process_lines(
     """Run ``process`` on each line, writing one result line per item as it goes.
 
     A failed item writes ``{"error": "<reason>"}`` instead, and processing
-    continues (a capture with one damaged frame still decodes). Blank lines are
-    skipped when ``skip_blank``.
+    continues (a capture with one damaged frame still decodes); reading
+    stdin (``skip_blank``), the error also names its line,
+    ``{"error": ..., "line": N}`` (counting from 1, blank lines included),
+    and says so on stderr. Blank lines are skipped when ``skip_blank``.
 
     Returns:
         The exit code: 0 if every item went through, 1 if any failed.
@@ -253,10 +261,10 @@ def process_lines(
     from actorscope.protocol import ProtocolError
 
     failed = False
-    for line in lines:
+    for number, line in enumerate(lines, start=1):
+        error: Exception | None = None
         if isinstance(line, ItemError):
-            result = json.dumps({"error": str(line)})
-            failed = True
+            error = line
         elif skip_blank and not line.strip():
             continue
         else:
@@ -265,8 +273,14 @@ def process_lines(
             except (ItemError, ProtocolError) as exc:
                 # DecodeError also covers malformed JSON forms and unknown
                 # versions; EncodeError a value out of its type's range.
-                result = json.dumps({"error": str(exc)})
-                failed = True
+                error = exc
+        if error is not None:
+            failed = True
+            report: dict[str, Any] = {"error": str(error)}
+            if skip_blank:
+                report["line"] = number
+                print(f"actorscope frame: line {number}: {error}", file=sys.stderr)
+            result = json.dumps(report)
         out.write(result + "\n")
         # Flushed per item so a live capture (tail -f | actorscope frame
         # decode) shows each frame at once; a flush costs far less than a decode.

@@ -244,6 +244,14 @@ async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialC
     operator = _operator(actor)
     if body.dry_run:
         return await operator.preview(body, credential=cred, transport="http")
+    # The same line the WebSocket path logs (ActorInstance.replay).
+    log.info(
+        "actor %s: replay from %s requested over %s (%s credential)",
+        actor.actor_id,
+        body.step or body.entry_id or "the start",
+        "http",
+        cred,
+    )
     outcome = await operator.replay(
         body.entry_id,
         step=body.step,

@@ -45,6 +45,8 @@ from actorscope.client.schedule_view import (
 from actorscope.client.watch import watch
 from actorscope.protocol.versions import NEWEST_VERSION, VERSIONS
 
+from . import inspect_wait
+
 __all__ = ["register", "run"]
 
 DEFAULT_URL = "http://127.0.0.1:6420"
@@ -85,11 +87,17 @@ def register(subparsers: Any) -> None:
     call = commands.add_parser("call", parents=[common], help="call an action")
     call.add_argument("action")
     call.add_argument(
-        "args",
-        nargs="?",
-        default="[]",
-        metavar="ARGS_JSON",
-        help="a JSON array of arguments (a single value means one argument)",
+        "call_args",
+        nargs="*",
+        metavar="ARG",
+        help="the arguments, one JSON value each (call add_item '\"pear\"' 3); "
+        "a word that is not JSON is a string (call add_item pear 3)",
+    )
+    call.add_argument(
+        "--args",
+        dest="args_json",
+        metavar="JSON",
+        help="all the arguments as one JSON array (instead of ARG...)",
     )
     queue = commands.add_parser("queue", parents=[common], help="pending queue messages")
     queue.add_argument("--limit", type=int, default=50)
@@ -122,6 +130,11 @@ def register(subparsers: Any) -> None:
     replay.add_argument(
         "--step", metavar="PATH", help="target by location path (items/~1/reserve-1)"
     )
+    replay.add_argument(
+        "--from-start",
+        action="store_true",
+        help="replay the whole workflow (what an empty replay request body means)",
+    )
     replay.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     replay.add_argument("--reason", metavar="TEXT", help="recorded in the replay audit")
     replay.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -144,6 +157,7 @@ def register(subparsers: Any) -> None:
         "--history", metavar="ID", help="show the fires of schedule ID instead, oldest first"
     )
     schedules.add_argument("--limit", type=int, default=100, help="fires to show (1-1000)")
+    inspect_wait.add_parsers(commands, common)
     parser.set_defaults(handler=run)
 
 
@@ -255,8 +269,14 @@ def _state(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
 
 
 def _call(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
-    parsed = _parse_json(args.args, "ARGS_JSON")
-    call_args = parsed if isinstance(parsed, list) else [parsed]
+    if args.args_json is not None:
+        if args.call_args:
+            raise UsageError("give the arguments as ARG... or --args JSON, not both")
+        call_args = _parse_json(args.args_json, "--args")
+        if not isinstance(call_args, list):
+            raise UsageError("--args must be a JSON array (one ARG needs no --args)")
+    else:
+        call_args = [_json_or_word(arg) for arg in args.call_args]
     result = actor.action(args.action, call_args)
     _print_json(result if _json(args) else result.get("output"))
     return EXIT_OK
@@ -330,8 +350,16 @@ def _history(args: argparse.Namespace, actor: HttpInspector, style: Style) -> in
 
 
 def _replay(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
-    if args.entry_id and args.step:
-        raise UsageError("give either ENTRY_ID or --step PATH, not both")
+    targets = sum(1 for given in (args.entry_id, args.step, args.from_start) if given)
+    if targets > 1:
+        raise UsageError("give one of ENTRY_ID, --step PATH or --from-start, not several")
+    if targets == 0:
+        # The wire contract reads a request without a target as "from the
+        # start"; a command that discards everything is asked for by name.
+        raise UsageError(
+            "say where to replay from: ENTRY_ID, --step PATH, or --from-start "
+            "(the whole workflow)"
+        )
     _require_operator_routes(actor)
     try:
         plan = _preview(actor, args)
@@ -486,11 +514,32 @@ def _watch(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
     return EXIT_OK
 
 
+def _json_or_word(text: str) -> Any:
+    """One action argument: its JSON value, or the text itself when it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def _parse_json(text: str, what: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
         raise UsageError(f"{what} is not valid JSON: {exc}") from None
+
+
+def _wait(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    return inspect_wait.wait(args, actor)
+
+
+def _send(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    result = inspect_wait.send(args, actor)
+    if _json(args):
+        _print_json(result)
+    else:
+        print(f"sent; {result.get('queueSize')} message(s) waiting")
+    return EXIT_OK
 
 
 _COMMANDS = {
@@ -503,5 +552,7 @@ _COMMANDS = {
     "watch": _watch,
     "replay": _replay,
     "replays": _replays,
+    "wait": _wait,
+    "send": _send,
     "schedules": _schedules,
 }

@@ -15,7 +15,7 @@ import attrs
 if TYPE_CHECKING:
     # Only an annotation here; importing lazily keeps this module importable
     # on its own (attrs does not evaluate string annotations).
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = [
     "ActorDirectory",

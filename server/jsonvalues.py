@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .store import unpack
 
 if TYPE_CHECKING:
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = ["decode_json_value", "history_to_json", "to_jsonable"]
 

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
+
 from actorscope.engine.attempts import AttemptInfo, list_attempts, load_attempt
 from actorscope.engine.driver import Driver
 from actorscope.engine.errors import (

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 import uvicorn
+
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION
 from actorscope.protocol.values import CborCodec, ValueCodec

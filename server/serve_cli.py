@@ -1,41 +1,63 @@
 """``actorscope serve``: run a server in the foreground and print where to connect.
 
-Auth (docs/PROTOCOL.md §6): outside ``--dev``, the server always has a server-wide
-token. ``--inspector-token T`` sets it; otherwise the token stored in the
-data directory (``server-token``) is reused, or a new one is generated,
-stored there (mode 0600) and printed once. ``--dev`` with no token turns
-auth off and says so.
+What to serve: ``actorscope serve MODULE:ATTR`` imports MODULE (the current
+directory first, as uvicorn does) and serves the actors ATTR names: a
+registry, an iterable of actor declarations, or a zero-argument function
+returning either. ``--demo`` is ``actorscope serve
+actorscope.server.demo:demo_registry``. ``--create NAME[:KEY]`` (repeatable)
+creates or reopens instances at start; without ``:KEY`` the key is empty.
+A server with no actor definitions refuses to start.
 
-``--keep-attempts N`` bounds the archive of what replays discarded:
-each workflow keeps its newest N attempts (default 20); an older one answers
-404 ``workflow.attempt_not_found``.
+``--reload`` runs the server in a child process and restarts it when a
+Python file under the current directory (or a ``--reload-dir``) changes.
+A restart is the ordinary resume path: a running workflow picks up where
+its history ends, as after any restart.
+
+Auth (docs/PROTOCOL.md §6): outside ``--dev``, the server always has a
+server-wide token. ``--inspector-token T`` sets it; otherwise the token
+stored in the data directory (``server-token``) is reused, or a new one is
+generated, stored there (mode 0600) and printed once. ``--dev`` with no
+token turns auth off and says so.
+
+``--keep-attempts N`` bounds the archive of what replays discarded: each
+workflow keeps its newest N attempts (default 20); an older one answers 404
+``workflow.attempt_not_found``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
 import os
 import secrets
-import signal
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+import attrs
 
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
 from actorscope.protocol.values import VALUE_CODECS, CborCodec, value_codec
 
 from . import eventloop
-from .definitions import Registry
-from .runner import RunningServer, ServerConfig, start_server
+from .app_loader import AppLoadError, AppRaised
+from .embed import DEFAULT_PORT, NoActorsError, build_config
+from .foreground import TOKEN_FILE, serve_forever
 
-__all__ = ["TOKEN_FILE", "register", "resolve_token", "run"]
+__all__ = ["DEMO_APP", "TOKEN_FILE", "register", "resolve_token", "run"]
 
-TOKEN_FILE = "server-token"
-DEFAULT_PORT = 6420
+#: What ``--demo`` serves.
+DEMO_APP = "actorscope.server.demo:demo_registry"
+
+_NO_ACTORS = """actorscope serve: no actor definitions to serve.
+Name the module and attribute that hold your actors, for example
+    actorscope serve app:registry
+where ./app.py has
+    import actorscope
+    counter = actorscope.Actor("counter", state={"count": 0})
+    registry = actorscope.Registry([counter])
+or try the demo actors: actorscope serve --demo"""
 
 
 def register(subparsers: Any) -> None:
@@ -45,10 +67,36 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument(
+        "app",
+        nargs="?",
+        metavar="MODULE:ATTR",
+        help="the actors to serve, e.g. app:registry (./app.py, attribute registry)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--data", type=Path, default=Path(".actorscope"), help="data directory")
-    parser.add_argument("--demo", action="store_true", help="register and create the demo actors")
+    parser.add_argument("--demo", action="store_true", help=f"serve the demo actors ({DEMO_APP})")
+    parser.add_argument(
+        "--create",
+        action="append",
+        default=[],
+        metavar="NAME[:KEY]",
+        help="create (or reopen) an instance at start; repeatable; no :KEY means the empty key",
+    )
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart the server when a Python file changes (development)",
+    )
+    parser.add_argument(
+        "--reload-dir",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="with --reload: a directory to watch (repeatable; default the current one)",
+    )
     parser.add_argument("--inspector-token", default=None, help="the server-wide token")
     parser.add_argument(
         "--max-protocol-version",
@@ -109,102 +157,54 @@ def resolve_token(data_dir: Path, given: str | None, dev: bool) -> tuple[str | N
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.demo and args.app:
+        print("actorscope serve: give MODULE:ATTR or --demo, not both", file=sys.stderr)
+        return 2
+    spec = DEMO_APP if args.demo else args.app
+    if spec is None:
+        print(_NO_ACTORS, file=sys.stderr)
+        return 2
+    if args.reload:
+        # The child loads the app, so an app that fails to import is reported
+        # there and fixed by the next edit, as with any reloading server.
+        from .reload import run_with_reload
+
+        return run_with_reload(args)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    token, source = resolve_token(args.data, args.inspector_token, args.dev)
-    registry = Registry()
-    create: tuple[tuple[str, str], ...] = ()
-    if args.demo:
-        from .demo import DEMO_KEY, demo_registry
-
-        registry = demo_registry()
-        create = tuple((name, DEMO_KEY) for name in registry.names())
-    config = ServerConfig(
-        registry=registry,
-        data_dir=args.data,
-        host=args.host,
-        port=args.port,
-        server_token=token,
-        dev=args.dev,
+    try:
+        config, source = build_config(
+            spec,
+            host=args.host,
+            port=args.port,
+            data=args.data,
+            token=args.inspector_token,
+            dev=args.dev,
+            create=args.create,
+            keep_attempts=args.keep_attempts,
+        )
+    except AppRaised as exc:
+        print(exc.traceback, file=sys.stderr, end="")
+        print(f"actorscope serve: {exc}", file=sys.stderr)
+        return 1
+    except NoActorsError:
+        print(
+            _NO_ACTORS.replace("no actor definitions", f"{spec} holds no actor definitions"),
+            file=sys.stderr,
+        )
+        return 2
+    except (AppLoadError, ValueError) as exc:
+        print(f"actorscope serve: {exc}", file=sys.stderr)
+        return 2
+    config = attrs.evolve(
+        config,
         max_protocol_version=args.max_protocol_version,
         value_codec=value_codec(args.value_codec),
-        create=create,
-        keep_attempts=args.keep_attempts,
     )
     try:
-        eventloop.run(_serve(config, source))
+        eventloop.run(serve_forever(config, source))
     except OSError as exc:
         print(f"actorscope serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-async def _serve(config: ServerConfig, token_source: str) -> None:
-    server = await start_server(config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    print_banner(server, token_source, sys.stdout)
-    waiter = asyncio.create_task(stop.wait())
-    serving = asyncio.create_task(server.wait())
-    await asyncio.wait({waiter, serving}, return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    with contextlib.suppress(BaseException):
-        await server.stop()
-
-
-def print_banner(server: RunningServer, token_source: str, out: TextIO) -> None:
-    """Where to connect, which actors exist, and how to authenticate."""
-    url, ws = server.url, server.ws_url
-    token_path = server.config.data_dir / TOKEN_FILE
-    lines = [
-        f"web inspector: {url}/ui/",
-        f"actorscope serving on {url} (HTTP and WebSocket on one port)",
-        f"data directory: {server.config.data_dir.resolve()}",
-        f"inspector protocol: v1-v{server.config.max_protocol_version}",
-        "",
-        "endpoints:",
-        f"  inspector WebSocket: {ws}/gateway/<actorId>/inspector/connect",
-        f"  inspector HTTP:      {url}/gateway/<actorId>/inspector/summary",
-        f"  client connection:   {ws}/gateway/<actorId>/connect",
-        f"  management:          {url}/actors",
-        "",
-    ]
-    match token_source:
-        case "dev":
-            lines.append("auth: OFF (--dev without --inspector-token); anyone can connect")
-        case "new":
-            lines += [
-                f"server token: {server.server_token}",
-                f"  (new; stored in {token_path}, it is not printed again)",
-            ]
-        case "stored":
-            lines.append(f"server token: stored in {token_path} (cat it to use it)")
-        case _:
-            lines.append("server token: the one given with --inspector-token")
-    if token_source != "dev":
-        lines += [
-            "  send it as 'Authorization: Bearer <token>' (HTTP and WebSocket) or the",
-            "  WebSocket subprotocol 'rivet_inspector_token.<token>'; an actor's own token",
-            f"  (GET {url}/actors/<actorId>/inspector-token) opens only that actor",
-        ]
-    actors = server.directory.actors()
-    if actors:
-        lines += ["", "actors:"]
-        for actor in actors:
-            record = actor.record
-            lines.append(f"  actor {record.name}/{record.key}: {record.actor_id}")
-        first = actors[0].actor_id
-        auth = "" if token_source == "dev" else " -H 'Authorization: Bearer <token>'"
-        lines += ["", "try:", f"  curl{auth} {url}/gateway/{first}/inspector/summary"]
-        orders = [a.actor_id for a in actors if a.record.name == "order"]
-        if orders:
-            # The demo order workflow ends waiting for this message.
-            lines.append(
-                f'  curl{auth} -X POST -d \'{{"by": "me"}}\' '
-                f"{url}/gateway/{orders[0]}/queue/approval   # approve the demo order"
-            )
-    lines += ["", "(Ctrl-C stops the server)"]
-    print("\n".join(lines), file=out, flush=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 import msgpack
+
 from actorscope.engine import SQLiteDriver
 from actorscope.engine.driver import Delete, Linked, Set
 
@@ -53,11 +54,18 @@ class ActorRecord:
     token: str
 
     def public(self) -> dict[str, Any]:
-        """The management API's view (never the token)."""
+        """The management API's view (never the token).
+
+        camelCase like every other JSON answer of the server; the snake_case
+        spellings stay beside them because clients of RivetKit's actor API
+        read ``actor_id`` and ``create_ts``.
+        """
         return {
-            "actor_id": self.actor_id,
+            "actorId": self.actor_id,
             "name": self.name,
             "key": self.key,
+            "createTs": self.create_ts,
+            "actor_id": self.actor_id,
             "create_ts": self.create_ts,
         }
 

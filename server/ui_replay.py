@@ -22,15 +22,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from actorscope.protocol.values import CborCodec, ValueCodec, value_codec
 from starlette.requests import Request
+
+from actorscope.protocol.values import CborCodec, ValueCodec, value_codec
 
 from . import errors
 from .jsonvalues import history_to_json
 from .wire_values import VALUE_CODEC_PARAM, wire_history_bytes
 
 if TYPE_CHECKING:
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = ["replay_history", "wants_history_bytes"]
 

@@ -25,7 +25,7 @@ from actorscope.protocol.values import VALUE_CODECS, MsgpackCodec, ValueCodec, v
 from .store import unpack
 
 if TYPE_CHECKING:
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = [
     "INVALID_VALUE_CODEC",

@@ -25,7 +25,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from actorscope.engine import HistorySnapshot, WorkflowContext, WorkflowRunner
+from actorscope.engine import WorkflowContext
 from actorscope.engine.checkpoints import StateCheckpoints
 from actorscope.engine.errors import StateCheckpointsDisabled
 from actorscope.engine.model import EntryStatus, StepKind
@@ -38,6 +38,8 @@ from actorscope.engine.replay import (
     ReplayPrepare,
     preview_restore,
 )
+from actorscope.engine.runner import WorkflowRunner
+from actorscope.engine.snapshot import HistorySnapshot
 
 from . import errors
 from .audit import ReplayAudit

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from actorscope.engine import EntryStatus, MessageKind, SleepKind, SleepState, WorkflowState
 from actorscope.engine.execution import active_execution
+from actorscope.engine.model import EntryStatus, MessageKind, SleepKind, SleepState, WorkflowState
 
 if TYPE_CHECKING:
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
     from .workflow_host import WorkflowHost
 

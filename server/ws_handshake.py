@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import attrs
+
 from actorscope.protocol.errors import InvalidProtocolVersion
 from actorscope.protocol.negotiation import INVALID_PROTOCOL_VERSION, parse_protocol_version
 

@@ -40,6 +40,8 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.routing import BaseRoute, WebSocketRoute
+
 from actorscope.protocol.errors import DecodeError, InvalidProtocolVersion
 from actorscope.protocol.messages import Error, ToClient
 from actorscope.protocol.negotiation import (
@@ -50,7 +52,6 @@ from actorscope.protocol.negotiation import (
 )
 from actorscope.protocol.values import ValueCodec
 from actorscope.protocol.versions import NEWEST_VERSION
-from starlette.routing import BaseRoute, WebSocketRoute
 
 from .errors import InspectorError
 from .inspector_api import ActorDirectory, ActorInspector, CredentialClass

@@ -74,7 +74,7 @@ from .inspector_api import (
 from .wire_values import wire_history_bytes
 
 if TYPE_CHECKING:
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = [
     "ASYNC_HANDLERS",

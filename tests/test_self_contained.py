@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from actorscope.server.cli import build_parser, main, plain_text
 
 ROOT = Path(__file__).resolve().parents[1]

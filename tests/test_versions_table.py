@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from actorscope.protocol.versions import NEWEST_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]

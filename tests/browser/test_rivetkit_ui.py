@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page, Request, WebSocket, expect
+
 from actorscope.protocol.framing import decode_to_client
 from actorscope.protocol.messages import Error
-from playwright.sync_api import Page, Request, WebSocket, expect
 
 from .conftest import ServeSubprocess
 

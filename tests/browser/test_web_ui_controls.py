@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page, expect
+
 from actorscope.engine import WorkflowContext
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.runner import RunningServer, ServerConfig, start_server
-from playwright.sync_api import Page, expect
 
 TOKEN = "browser-controls-token-0123456789"
 WAIT_MS = 30_000

@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from actorscope.client import (
     HistoryUpdate,
     InitView,

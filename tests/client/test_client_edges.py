@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
 from actorscope.client import (
     InspectorClient,
     InspectorConnectionClosed,
@@ -21,7 +23,6 @@ from actorscope.client import (
 )
 from actorscope.protocol.framing import NEWEST_VERSION, decode_to_server, encode_to_client
 from actorscope.protocol.messages import Error, Init, StateRequest, StateResponse, ToClient
-from websockets.asyncio.server import ServerConnection, serve
 
 Script = Callable[[ServerConnection], Awaitable[None]]
 INIT = ToClient(
@@ -121,3 +122,20 @@ async def test_close_mid_request_fails_the_request_and_ends_pushes(fake: Any) ->
         assert len(pushes) == 1  # just the Init, then the iteration ends
         with pytest.raises(InspectorConnectionClosed):
             await client.rpcs()
+
+
+async def test_no_server_says_cannot_connect_without_a_none_code() -> None:
+    import socket
+
+    from actorscope.client import InspectorClient, InspectorConnectFailed
+
+    # A port nothing listens on: bound, never listening.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        client = InspectorClient(f"http://127.0.0.1:{port}", "x", None)
+        with pytest.raises(InspectorConnectFailed) as info:
+            await client.connect()
+    message = str(info.value)
+    assert message.startswith(f"cannot connect to ws://127.0.0.1:{port}/gateway/x/")
+    assert "None" not in message and "(is the server running there?)" in message

@@ -7,6 +7,7 @@ from typing import Any
 from actorscope.client.history_view import (
     diff_histories,
     format_duration,
+    format_time,
     history_rows,
     location_path,
 )
@@ -114,6 +115,12 @@ def test_diff_reports_steps_not_reached_again() -> None:
     current["entries"] = current["entries"][:2]
     lines = {d.path: d for d in diff_histories(attempt, current)}
     assert lines["charge"].change == "not-re-run"
+
+
+def test_times_say_they_are_utc() -> None:
+    # 2026-11-26 00:38:32.803 UTC
+    assert format_time(1_795_653_512_803) == "00:38:32.803Z"
+    assert format_time(None) == "-"
 
 
 def test_format_duration() -> None:

@@ -11,7 +11,8 @@ import asyncio
 from typing import Any
 
 from actorscope.client.history_view import history_json, history_rows
-from actorscope.engine import MemoryDriver, WorkflowContext, WorkflowRunner
+from actorscope.engine import MemoryDriver, WorkflowContext
+from actorscope.engine.runner import WorkflowRunner
 from actorscope.protocol.history import WorkflowHistory
 from actorscope.protocol.jsonform import from_json
 from actorscope.protocol.values import MsgpackCodec

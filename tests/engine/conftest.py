@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from actorscope.engine import Driver, ManualClock, MemoryDriver, SQLiteDriver
+
+from actorscope.engine import MemoryDriver, SQLiteDriver
+from actorscope.engine.clock import ManualClock
+from actorscope.engine.driver import Driver
 
 
 @pytest.fixture(params=["memory", "sqlite"])

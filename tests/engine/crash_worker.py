@@ -37,15 +37,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from actorscope.engine import (
-    BatchOp,
-    Loop,
-    SQLiteDriver,
-    WorkflowContext,
-    WorkflowRunner,
-    replay_from_step,
-    run_workflow,
-)
+from actorscope.engine import Loop, SQLiteDriver, WorkflowContext, run_workflow
+from actorscope.engine.driver import BatchOp
+from actorscope.engine.replay import replay_from_step
+from actorscope.engine.runner import WorkflowRunner
 
 WORKFLOW_ID = "crash-wf"
 INPUT = {"seed": 11}

@@ -18,21 +18,16 @@ from typing import Any
 
 import msgpack
 import pytest
-from actorscope.engine import (
-    Driver,
-    Loop,
-    MemoryDriver,
-    SQLiteDriver,
-    WorkflowContext,
-    WorkflowRunner,
-    load_history,
-    resolve_path,
-)
+
+from actorscope.engine import Loop, MemoryDriver, SQLiteDriver, WorkflowContext
 from actorscope.engine.checkpoints import StateCheckpoints
 from actorscope.engine.codec import CHECKPOINT
-from actorscope.engine.driver import Delete, Linked, Set
+from actorscope.engine.driver import Delete, Driver, Linked, Set
 from actorscope.engine.errors import StateCheckpointsDisabled, StateCheckpointUnavailable
+from actorscope.engine.executor import load_history
+from actorscope.engine.paths import resolve_path
 from actorscope.engine.replay import ReplayDecision
+from actorscope.engine.runner import WorkflowRunner
 
 WF = "wf-checkpoints"
 

@@ -40,8 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from actorscope.engine import SQLiteDriver, load_history
+
+from actorscope.engine import SQLiteDriver
 from actorscope.engine.codec import ENTRY, META
+from actorscope.engine.executor import load_history
 from actorscope.engine.model import EntryStatus, StepKind
 
 WORKER = Path(__file__).with_name("crash_worker.py")
@@ -244,7 +246,8 @@ def _run_phase(checker: _Checker, replay_target: str | None) -> Any:
 # generation number after its commit returns.
 _BATCH_WRITER = """
 import asyncio, sys
-from actorscope.engine import Delete, DeletePrefix, Set, SQLiteDriver
+from actorscope.engine import SQLiteDriver
+from actorscope.engine.driver import Delete, DeletePrefix, Set
 
 async def main():
     driver = SQLiteDriver(sys.argv[1], "writer")

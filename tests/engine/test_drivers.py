@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from actorscope.engine.driver import (
     BatchOp,
     Delete,
@@ -24,8 +27,6 @@ from actorscope.engine.driver import (
 )
 from actorscope.engine.memory_driver import MemoryDriver
 from actorscope.engine.sqlite_driver import SQLiteDriver
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 DriverFactory = Callable[[], Driver]
 

@@ -6,19 +6,14 @@ import asyncio
 from typing import Any
 
 import pytest
-from actorscope.engine import (
-    Driver,
-    Loop,
-    LoopBreak,
-    LoopContinue,
-    ManualClock,
-    ReplayInFlight,
-    WorkflowContext,
-    load_history,
-    replay_from_step,
-    resolve_path,
-    run_workflow,
-)
+
+from actorscope.engine import Loop, LoopBreak, LoopContinue, WorkflowContext, run_workflow
+from actorscope.engine.clock import ManualClock
+from actorscope.engine.driver import Driver
+from actorscope.engine.errors import ReplayInFlight
+from actorscope.engine.executor import load_history
+from actorscope.engine.paths import resolve_path
+from actorscope.engine.replay import replay_from_step
 
 WF = "wf-examples"
 

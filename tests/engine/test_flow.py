@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from actorscope.engine import (
-    BranchState,
-    Driver,
-    EntryStatus,
-    JoinKind,
-    Loop,
-    LoopBreak,
-    LoopContinue,
-    LoopKind,
-    ManualClock,
-    RaceKind,
-    WorkflowContext,
-    list_messages,
-    load_history,
-    resolve_path,
-    run_workflow,
-    send_message,
-)
+from actorscope.engine import Loop, LoopBreak, LoopContinue, WorkflowContext, run_workflow
+from actorscope.engine.clock import ManualClock
+from actorscope.engine.driver import Driver
+from actorscope.engine.executor import load_history
+from actorscope.engine.model import BranchState, EntryStatus, JoinKind, LoopKind, RaceKind
+from actorscope.engine.paths import resolve_path
+from actorscope.engine.queue import list_messages, send_message
 
 WF = "wf-flow"
 

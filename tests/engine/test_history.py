@@ -7,24 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from actorscope.engine import (
-    Driver,
-    HistorySnapshot,
     Loop,
     LoopBreak,
     LoopContinue,
-    LoopMarker,
-    ManualClock,
     MemoryDriver,
-    StepNotFound,
     WorkflowContext,
-    load_history,
-    location_path,
-    resolve_path,
     run_workflow,
-    send_message,
 )
+from actorscope.engine.clock import ManualClock
 from actorscope.engine.codec import ENTRY, int_key, range_from_ops
+from actorscope.engine.driver import Driver
+from actorscope.engine.errors import StepNotFound
+from actorscope.engine.executor import load_history
+from actorscope.engine.model import LoopMarker
+from actorscope.engine.paths import location_path, resolve_path
+from actorscope.engine.queue import send_message
+from actorscope.engine.snapshot import HistorySnapshot
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 WF = "wf-history"
@@ -148,7 +148,7 @@ async def test_range_delete_prefixes_cover_exactly_the_tail(start: int, last: in
 
 
 def _set(n: int) -> Any:
-    from actorscope.engine import Set
+    from actorscope.engine.driver import Set
 
     return Set(int_key(ENTRY, n), b"x")
 

@@ -6,28 +6,17 @@ import asyncio
 from typing import Any
 
 import pytest
-from actorscope.engine import (
-    BranchState,
-    Driver,
-    EntryStatus,
-    HistorySnapshot,
-    JoinKind,
-    Loop,
-    LoopBreak,
-    LoopContinue,
-    ManualClock,
-    ReplayInFlight,
-    ReplayTargetNotStep,
-    StepNotFound,
-    WorkflowContext,
-    list_attempts,
-    load_attempt,
-    load_history,
-    plan_replay,
-    replay_from_step,
-    resolve_path,
-    run_workflow,
-)
+
+from actorscope.engine import Loop, LoopBreak, LoopContinue, WorkflowContext, run_workflow
+from actorscope.engine.attempts import list_attempts, load_attempt
+from actorscope.engine.clock import ManualClock
+from actorscope.engine.driver import Driver
+from actorscope.engine.errors import ReplayInFlight, ReplayTargetNotStep, StepNotFound
+from actorscope.engine.executor import load_history
+from actorscope.engine.model import BranchState, EntryStatus, JoinKind
+from actorscope.engine.paths import resolve_path
+from actorscope.engine.replay import plan_replay, replay_from_step
+from actorscope.engine.snapshot import HistorySnapshot
 
 WF = "wf-replay"
 

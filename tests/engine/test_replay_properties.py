@@ -14,23 +14,22 @@ import asyncio
 from collections import Counter
 from typing import Any, TypeAlias
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from actorscope.engine import (
     Loop,
     LoopBreak,
     LoopContinue,
-    ManualClock,
     MemoryDriver,
-    StepKind,
-    VersionCheckKind,
     WorkflowContext,
-    load_history,
-    plan_replay,
-    replay_from_step,
     run_workflow,
 )
+from actorscope.engine.clock import ManualClock
 from actorscope.engine.execution import clear_cache
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from actorscope.engine.executor import load_history
+from actorscope.engine.model import StepKind, VersionCheckKind
+from actorscope.engine.replay import plan_replay, replay_from_step
 
 # ("step",) | ("sleep",) | ("version",) | ("loop", iterations, children)
 # | ("join", [children, ...])

@@ -6,18 +6,15 @@ import asyncio
 from typing import Any
 
 import pytest
-from actorscope.engine import (
-    Driver,
-    HistoryDivergedError,
-    HistorySnapshot,
-    ManualClock,
-    ReplayInFlight,
-    WorkflowContext,
-    WorkflowRunner,
-    load_history,
-    resolve_path,
-    run_workflow,
-)
+
+from actorscope.engine import HistoryDivergedError, WorkflowContext, run_workflow
+from actorscope.engine.clock import ManualClock
+from actorscope.engine.driver import Driver
+from actorscope.engine.errors import ReplayInFlight
+from actorscope.engine.executor import load_history
+from actorscope.engine.paths import resolve_path
+from actorscope.engine.runner import WorkflowRunner
+from actorscope.engine.snapshot import HistorySnapshot
 
 WF = "wf-runner"
 

@@ -6,22 +6,22 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from actorscope.engine import (
-    Driver,
     DuplicateNameError,
-    EntryStatus,
     HistoryDivergedError,
     Loop,
     LoopBreak,
-    ManualClock,
-    RemovedKind,
     StepExhausted,
     WorkflowContext,
-    backoff_ms,
-    load_history,
-    resolve_path,
     run_workflow,
 )
+from actorscope.engine.clock import ManualClock
+from actorscope.engine.driver import Driver
+from actorscope.engine.executor import load_history
+from actorscope.engine.model import EntryStatus, RemovedKind
+from actorscope.engine.paths import resolve_path
+from actorscope.engine.retry import backoff_ms
 
 WF = "wf-steps"
 
@@ -352,7 +352,7 @@ async def test_changed_join_branches_diverge(driver: Driver, clock: ManualClock)
 
 
 async def test_a_second_concurrent_run_is_refused(driver: Driver, clock: ManualClock) -> None:
-    from actorscope.engine import WorkflowBusy
+    from actorscope.engine.errors import WorkflowBusy
 
     entered, release = asyncio.Event(), asyncio.Event()
 

@@ -7,25 +7,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from actorscope.engine import (
-    Driver,
     DuplicateNameError,
     HistoryDivergedError,
-    HistorySnapshot,
     Loop,
     LoopBreak,
     LoopContinue,
-    ManualClock,
     MemoryDriver,
     SQLiteDriver,
-    VersionCheckKind,
     WorkflowContext,
-    load_history,
-    replay_from_step,
-    resolve_path,
     run_workflow,
 )
+from actorscope.engine.clock import ManualClock
+from actorscope.engine.driver import Driver
 from actorscope.engine.execution import clear_cache
+from actorscope.engine.executor import load_history
+from actorscope.engine.model import VersionCheckKind
+from actorscope.engine.paths import resolve_path
+from actorscope.engine.replay import replay_from_step
+from actorscope.engine.snapshot import HistorySnapshot
 
 WF = "wf-versions"
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "v5-v6" / "workflow-history.json"

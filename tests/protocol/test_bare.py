@@ -10,6 +10,7 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
+
 from actorscope.protocol import (
     NEWEST_VERSION,
     DecodeError,

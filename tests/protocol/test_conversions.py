@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from actorscope.protocol import VERSIONS, convert, decode_versioned, to_json
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"

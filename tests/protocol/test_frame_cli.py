@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from actorscope.protocol import NEWEST_VERSION, VERSIONS
 from actorscope.server.cli import main
 
@@ -235,8 +236,11 @@ def test_stdin_batch_streams_jsonl_and_reports_a_bad_line_without_stopping() -> 
     results = [json.loads(line) for line in out.stdout.splitlines()]
     assert len(results) == len(vectors) + 1
     bad = results.pop(middle)
-    assert set(bad) == {"error"}
+    assert set(bad) == {"error", "line"}
     assert "tag 255" in bad["error"]
+    # The line number counts every stdin line, the skipped blank one too.
+    assert bad["line"] == lines.index("0400ff") + 1
+    assert f"line {bad['line']}: " in out.stderr
     assert results == [{"version": v["version"], "message": v["message"]} for v in vectors]
 
 
@@ -258,6 +262,20 @@ def test_bad_single_argument_prints_error_json_and_exits_1() -> None:
     out = _run("decode", "--direction", "to-server", "not hex")
     assert out.returncode == 1
     assert set(json.loads(out.stdout)) == {"error"}
+
+
+@pytest.mark.parametrize(
+    ("hex_text", "reason"),
+    [
+        ("0", "invalid hex: odd number of digits (1)"),
+        ("04000", "invalid hex: odd number of digits (5)"),
+        ("04g0", "invalid hex: 'g' at digit 3 is not a hex digit"),
+    ],
+)
+def test_bad_hex_says_what_is_wrong(hex_text: str, reason: str) -> None:
+    out = _run("decode", "--direction", "to-server", hex_text)
+    assert out.returncode == 1
+    assert json.loads(out.stdout) == {"error": reason}
 
 
 def test_out_of_range_version_option_is_a_usage_error() -> None:
@@ -450,7 +468,7 @@ def test_bad_items_say_why_and_the_rest_still_go_through(
     assert code == 1
     assert len(lines) == 3
     error = json.loads(lines[1])
-    assert set(error) == {"error"}
+    assert error.keys() == {"error", "line"} and error["line"] == 2
     assert reason in error["error"]
     if args[0] == "decode":
         assert [json.loads(lines[0]), json.loads(lines[2])] == [json.loads(good_out)] * 2

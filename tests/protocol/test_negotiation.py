@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from actorscope.protocol import (
     NEWEST_VERSION,
     VERSIONS,
@@ -37,8 +40,6 @@ from actorscope.protocol.negotiation import (
     for_peer,
     parse_protocol_version,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

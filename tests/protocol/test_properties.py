@@ -26,6 +26,9 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from actorscope.protocol import (
     VERSIONS,
     ConversionError,
@@ -62,8 +65,6 @@ from actorscope.protocol.schema import (
     Union,
 )
 from actorscope.protocol.v1 import InitV1
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 DIRECTIONS = ("to_server", "to_client")
 U64_MAX = (1 << 64) - 1

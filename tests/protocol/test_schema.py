@@ -7,6 +7,7 @@ from pathlib import Path
 
 import attrs
 import pytest
+
 from actorscope.protocol import (
     NEWEST_VERSION,
     VERSIONS,

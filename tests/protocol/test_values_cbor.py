@@ -9,10 +9,11 @@ from typing import Any
 
 import cbor2
 import pytest
-from actorscope.protocol import CborCodec, MsgpackCodec, ValueCodec
-from actorscope.protocol.values import VALUE_CODECS, value_codec
 from hypothesis import given
 from hypothesis import strategies as st
+
+from actorscope.protocol import CborCodec, MsgpackCodec, ValueCodec
+from actorscope.protocol.values import VALUE_CODECS, value_codec
 
 PLAIN = [
     None,

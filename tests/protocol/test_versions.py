@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from actorscope.protocol import body_classes
 from actorscope.protocol.framing import codec
 from actorscope.protocol.versions import (

@@ -44,10 +44,11 @@ from typing import Any
 
 import attrs
 import pytest
-from actorscope.server.demo import DEMO_KEY, demo_registry
-from actorscope.server.runner import RunningServer, ServerConfig, start_server
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+
+from actorscope.server.demo import DEMO_KEY, demo_registry
+from actorscope.server.runner import RunningServer, ServerConfig, start_server
 
 SERVER_TOKEN = "test-server-token-0123456789"
 
@@ -116,14 +117,15 @@ class ServeProcess:
 
 _URL = re.compile(r"^actorscope serving on (http://\S+)")
 _TOKEN = re.compile(r"^server token: ([0-9a-f]{16,})$")
-_ACTOR = re.compile(r"^  actor (\w+)/(\S+): (\w+)$")
+# An instance line: "  name/key  actorId" (an empty key prints as "").
+_ACTOR = re.compile(r"^  ([\w.-]+)/(\S+)\s+([0-9a-f]{20})$")
 
 ServeFactory = Callable[..., Awaitable[ServeProcess]]
 
 
 @pytest.fixture
 async def serve_process(tmp_path: Path) -> AsyncIterator[ServeFactory]:
-    """``await serve_process(*args)`` runs ``python -m actorscope serve --port 0 *args``.
+    """``await serve_process(*args, cwd=None)`` runs ``python -m actorscope serve --port 0 *args``.
 
     Waits for the banner (up to 30 s) and returns a ``ServeProcess`` with
     ``.url``, ``.token`` (when the banner printed one), ``.actors``
@@ -133,7 +135,7 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[ServeFactory]:
     """
     started: list[ServeProcess] = []
 
-    async def factory(*args: str) -> ServeProcess:
+    async def factory(*args: str, cwd: Path | None = None) -> ServeProcess:
         log_path = tmp_path / f"serve-{len(started)}.log"
         with log_path.open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
@@ -146,6 +148,7 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[ServeFactory]:
                 *args,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
+                cwd=cwd,
             )
         running = ServeProcess(proc, [], log_path)
         started.append(running)
@@ -161,7 +164,8 @@ async def serve_process(tmp_path: Path) -> AsyncIterator[ServeFactory]:
             elif m := _TOKEN.match(line):
                 running.token = m.group(1)
             elif m := _ACTOR.match(line):
-                running.actors[f"{m.group(1)}/{m.group(2)}"] = m.group(3)
+                key = "" if m.group(2) == '""' else m.group(2)
+                running.actors[f"{m.group(1)}/{key}"] = m.group(3)
             elif line.startswith("(Ctrl-C"):
                 return running
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.server.runner import RunningServer
 
 TIMEOUT = 5.0

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from actorscope.server.database import ActorDatabase
 from actorscope.server.errors import InspectorError
 

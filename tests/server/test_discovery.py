@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
 from actorscope.server.discovery import ADVERTISED_VERSIONS, advertised_version
 from actorscope.server.runner import RunningServer

@@ -13,6 +13,7 @@ from typing import Any
 import cbor2
 import httpx
 import pytest
+
 from actorscope.server.runner import RunningServer
 
 TIMEOUT = 5.0
@@ -199,9 +200,10 @@ async def test_get_or_create_the_ui_way(http: httpx.AsyncClient) -> None:
     assert r.status_code == 200 and r.json()["actor"]["key"]
     # One implementation, two spellings: ours sees the same actor.
     ours = (await http.put("/actors", json={"name": "steps", "key": "g"})).json()
-    assert ours == {
-        "actor": {k: first["actor"][k] for k in ("actor_id", "name", "key", "create_ts")}
-    }
+    same = {k: first["actor"][k] for k in ("actor_id", "name", "key", "create_ts")}
+    # Ours is camelCase like the rest of the server, the engine's spellings beside it.
+    camel = {"actorId": same["actor_id"], "createTs": same["create_ts"]}
+    assert ours == {"actor": {**same, **camel}}
 
 
 async def test_the_ui_reads_the_actor_token_from_kv(

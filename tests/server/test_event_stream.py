@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.engine import WorkflowContext
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.demo import demo_registry

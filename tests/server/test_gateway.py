@@ -9,11 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
 from actorscope.server.definitions import ActorDefinition, Registry
 from actorscope.server.inspector_api import ConnectionsChanged, InspectorEvent
 from actorscope.server.runner import RunningServer
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 TIMEOUT = 5.0
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.server.definitions import ActorDefinition, Registry
 from actorscope.server.runner import RunningServer
 

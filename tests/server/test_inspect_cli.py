@@ -70,10 +70,33 @@ async def test_summary_state_call_and_state_set(server: Any, demo_ids: dict[str,
     summary = await inspect(server, "--name", "counter", "--key", "demo", "summary")
     assert summary.code == 0, summary.err
     assert demo_ids["counter"] in summary.out and '{"count": 0}' in summary.out
-    called = await inspect(server, "--actor", demo_ids["counter"], "call", "increment", "[4]")
+    called = await inspect(
+        server, "--actor", demo_ids["counter"], "call", "increment", "--args", "[4]"
+    )
     assert (called.code, called.json()) == (0, 4)
     one_arg = await inspect(server, "--actor", demo_ids["counter"], "call", "increment", "2")
     assert one_arg.json() == 6
+    no_args = await inspect(server, "--actor", demo_ids["counter"], "call", "increment")
+    assert no_args.json() == 7
+    not_a_list = await inspect(
+        server, "--actor", demo_ids["counter"], "call", "increment", "--args", "2"
+    )
+    assert not_a_list.code == 2 and "--args must be a JSON array" in not_a_list.err
+
+
+async def test_call_takes_each_argument_as_a_json_value(
+    server: Any, demo_ids: dict[str, str]
+) -> None:
+    # A word that is not JSON is a string; numbers stay numbers.
+    row = await inspect(server, "--actor", demo_ids["inventory"], "call", "add_item", "pear", "3")
+    assert row.code == 0, row.err
+    quoted = await inspect(
+        server, "--actor", demo_ids["inventory"], "call", "add_item", '"fig"', "4"
+    )
+    assert quoted.code == 0, quoted.err
+    rows = await inspect(server, "--actor", demo_ids["inventory"], "db", "rows", "items", "--json")
+    assert rows.code == 0, rows.err
+    assert [(r["name"], r["qty"]) for r in rows.json()["rows"]][-2:] == [("pear", 3), ("fig", 4)]
     replaced = await inspect(
         server, "--actor", demo_ids["counter"], "state", "--set", '{"count": 9}'
     )

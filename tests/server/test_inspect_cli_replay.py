@@ -281,3 +281,27 @@ async def test_cli_replay_refused_at_its_preview_is_audited(
     assert records[0]["target"] == {"entryId": rest_id, "step": None}
     # Nothing reached the workflow.
     assert await _timeline(server, steps) == ["one", "two", "three"]
+
+
+async def test_replay_from_the_start_is_asked_for_by_name(
+    server: Any, demo_ids: dict[str, str]
+) -> None:
+    steps = demo_ids["steps"]
+    await _until(lambda: _has(server, steps, "rest"))
+    unnamed = await inspect(server, "--actor", steps, "replay", "--yes")
+    assert unnamed.code == 2 and "--from-start" in unnamed.err
+    both = await inspect(server, "--actor", steps, "replay", "--step", "two", "--from-start")
+    assert both.code == 2 and "not several" in both.err
+    plan = await inspect(server, "--actor", steps, "replay", "--from-start", "--dry-run")
+    assert plan.code == 0 and "4 entries will be discarded" in plan.out, plan.out
+    done = await inspect(server, "--actor", steps, "replay", "--from-start", "--yes")
+    assert done.code == 0, done.err
+    await _until(lambda: _has(server, steps, "rest"))
+    assert await _timeline(server, steps) == ["one", "two", "three"] * 2
+    # The clients name it too: an empty body, over HTTP and WebSocket.
+    http = ServerHttp(server.url, SERVER_TOKEN).actor(steps)
+    preview = await asyncio.to_thread(lambda: http.replay_from_start(dry_run=True))
+    assert [d["path"] for d in preview["discard"]] == ["one", "two", "three", "rest"]
+    async with InspectorClient(server.ws_url, steps, SERVER_TOKEN) as client:
+        history = await client.replay_from_start()
+    assert history is not None and history.entries == []

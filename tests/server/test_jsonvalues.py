@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgpack
+
 from actorscope.server.jsonvalues import decode_json_value, to_jsonable
 
 

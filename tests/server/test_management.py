@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+
 from actorscope.server.runner import RunningServer
 
 TIMEOUT = 5.0
@@ -21,7 +22,9 @@ async def test_put_creates_then_gets(server: RunningServer, auth: dict[str, str]
         r = await http.put("/actors", json={"name": "counter", "key": "k1"})
         assert r.status_code == 200, r.text
         actor = r.json()["actor"]
-        assert set(actor) == {"actor_id", "name", "key", "create_ts"}
+        # camelCase as everywhere else, with RivetKit's snake_case spellings beside it.
+        assert set(actor) == {"actorId", "name", "key", "createTs", "actor_id", "create_ts"}
+        assert (actor["actorId"], actor["createTs"]) == (actor["actor_id"], actor["create_ts"])
         assert (actor["name"], actor["key"]) == ("counter", "k1")
         assert isinstance(actor["create_ts"], int) and actor["create_ts"] > 0
         again = (await http.put("/actors", json={"name": "counter", "key": "k1"})).json()
@@ -121,3 +124,28 @@ async def test_actors_survive_a_restart(server_factory: Any, auth: dict[str, str
         spans = (await http.get(f"/gateway/{actor['actor_id']}/inspector/traces")).json()
         names = [s["name"] for s in spans["otlp"]["resourceSpans"][0]["scopeSpans"][0]["spans"]]
         assert names == ["increment"]
+
+
+async def test_put_without_a_key_uses_the_empty_key(
+    server: RunningServer, auth: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url, headers=auth, timeout=TIMEOUT) as http:
+        first = (await http.put("/actors", json={"name": "counter"})).json()["actor"]
+        assert first["key"] == ""
+        again = (await http.put("/actors", json={"name": "counter", "key": ""})).json()["actor"]
+        assert again["actorId"] == first["actorId"]
+
+
+async def test_unknown_routes_and_methods_answer_json(
+    server: RunningServer, auth: dict[str, str]
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url, headers=auth, timeout=TIMEOUT) as http:
+        missing = await http.get("/no/such/route")
+        assert_error(missing, 404, "request.route_not_found")
+        assert missing.json()["message"] == "no route GET /no/such/route"
+        wrong = await http.delete("/actors")
+        assert_error(wrong, 405, "request.method_not_allowed")
+        # An unknown actor under a real route is still the actor's own 404.
+        assert_error(
+            await http.get("/gateway/nope/inspector/state"), 404, "actor.not_found"
+        )

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from actorscope.client.http import ServerHttp
 from actorscope.engine import WorkflowContext
 from actorscope.server.audit import MAX_REASON_CHARS

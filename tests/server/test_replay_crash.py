@@ -28,8 +28,10 @@ from typing import Any
 
 import httpx
 import msgpack
-from actorscope.engine import SQLiteDriver, load_history
+
+from actorscope.engine import SQLiteDriver
 from actorscope.engine.codec import ATTEMPT_HEAD
+from actorscope.engine.executor import load_history
 from actorscope.engine.model import EntryStatus
 
 WORKER = Path(__file__).with_name("replay_crash_worker.py")

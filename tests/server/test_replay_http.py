@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.engine import WorkflowContext
 from actorscope.server import workflow_host
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
@@ -246,3 +247,29 @@ async def test_queue_bound(
         assert r.status_code == 409 and (r.json()["group"], r.json()["code"]) == ("queue", "full")
         queue = (await http.get(base + "/inspector/queue")).json()
         assert (queue["size"], queue["maxSize"]) == (2, 2)
+
+
+async def test_http_and_websocket_replays_are_logged_alike(
+    server: RunningServer,
+    demo_ids: dict[str, str],
+    auth: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from actorscope.client import InspectorClient
+
+    caplog.set_level("INFO", logger="actorscope.server")
+    actor_id = demo_ids["steps"]
+    async with httpx.AsyncClient(base_url=server.url, headers=auth, timeout=TIMEOUT) as http:
+        steps = Steps(http, actor_id)
+        await eventually(steps.settled)
+        assert (await steps.replay({"step": "two"})).status_code == 200
+        await eventually(steps.settled)
+        token = auth["Authorization"].removeprefix("Bearer ")
+        three = await steps.entry_id("three")
+        async with InspectorClient(server.ws_url, actor_id, token) as client:
+            await client.replay(three)
+    lines = [r.getMessage() for r in caplog.records if "replay from" in r.getMessage()]
+    assert lines == [
+        f"actor {actor_id}: replay from two requested over http (server credential)",
+        f"actor {actor_id}: replay from {three} requested over websocket (server credential)",
+    ]

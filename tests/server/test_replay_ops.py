@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from actorscope.engine import Loop, MemoryDriver, WorkflowContext, WorkflowRunner
+
+from actorscope.engine import Loop, MemoryDriver, WorkflowContext
+from actorscope.engine.runner import WorkflowRunner
 from actorscope.server.audit import ReplayAudit
 from actorscope.server.errors import InspectorError
 from actorscope.server.jsonvalues import history_to_json

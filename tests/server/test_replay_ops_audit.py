@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from actorscope.engine.memory_driver import MemoryDriver
 from actorscope.engine.sqlite_driver import SQLiteDriver
 from actorscope.server.audit import ReplayAudit

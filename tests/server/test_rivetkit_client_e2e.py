@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from actorscope.protocol.versions import NEWEST_VERSION
 
 SCRIPT = Path(__file__).with_name("rivetkit_inspector_client.mjs")

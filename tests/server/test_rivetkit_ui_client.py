@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.protocol.versions import NEWEST_VERSION
 from actorscope.server.runner import RunningServer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from actorscope.server.schedule_timing import epoch_ms, next_cron, next_every
 
 

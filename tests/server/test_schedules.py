@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from actorscope.server.actor import ActorInstance
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.errors import InspectorError

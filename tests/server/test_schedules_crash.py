@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 import httpx
 import pytest
+
 from actorscope.server.schedule_timing import next_cron
 
 WORKER = Path(__file__).with_name("schedule_crash_worker.py")

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.server.runner import RunningServer
 
 TIMEOUT = 30.0

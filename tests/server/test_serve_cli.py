@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from actorscope.protocol.versions import NEWEST_VERSION
 from actorscope.server.cli import build_parser
 
@@ -75,9 +76,10 @@ async def test_dev_mode_says_auth_is_off(tmp_path: Path, serve_process: Any) -> 
     assert "auth is OFF" in running.log_text()
 
 
-async def test_without_demo_there_are_no_actors(tmp_path: Path, serve_process: Any) -> None:
-    running = await serve_process("--data", str(tmp_path), "--max-protocol-version", "3")
-    assert running.actors == {}
+async def test_max_protocol_version_shows_in_the_banner(
+    tmp_path: Path, serve_process: Any
+) -> None:
+    running = await serve_process("--demo", "--data", str(tmp_path), "--max-protocol-version", "3")
     assert any("v1-v3" in line for line in running.output)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.server.cli import build_parser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from actorscope.server.definitions import ActorDefinition
 from actorscope.server.state_diff import state_diff
 

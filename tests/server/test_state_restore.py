@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from actorscope.client.http import InspectorHttpError, ServerHttp
 from actorscope.engine import WorkflowContext
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry

@@ -16,6 +16,7 @@ import cbor2
 import httpx
 import msgpack
 import pytest
+
 from actorscope.protocol.history import WorkflowStepEntry, decode_history
 from actorscope.server.runner import RunningServer
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from actorscope.server.demo import demo_registry
 from actorscope.server.runner import RunningServer
 from actorscope.server.web_ui import UI_DIR, ui_files

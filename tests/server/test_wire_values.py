@@ -17,14 +17,15 @@ import cbor2
 import httpx
 import msgpack
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
 from actorscope.client import InspectorClient
 from actorscope.protocol.framing import decode_to_client
 from actorscope.protocol.history import WorkflowStepEntry, decode_history
 from actorscope.protocol.messages import Init, StateUpdated, ToClient
 from actorscope.protocol.values import MsgpackCodec
 from actorscope.server.runner import RunningServer
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
 TIMEOUT = 10.0
 ClosedWith = Callable[[ClientConnection], Awaitable[tuple[int, str]]]

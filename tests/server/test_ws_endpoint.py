@@ -19,6 +19,11 @@ import attrs
 import msgpack
 import pytest
 import uvicorn
+from starlette.applications import Starlette
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
 from actorscope.protocol.framing import decode_to_client, encode_to_server
 from actorscope.protocol.history import decode_history
 from actorscope.protocol.messages import (
@@ -53,10 +58,6 @@ from actorscope.server.inspector_api import (
     TraceResult,
 )
 from actorscope.server.ws_inspector import inspector_websocket_routes
-from starlette.applications import Starlette
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-from websockets.typing import Subprotocol
 
 TIMEOUT = 5.0
 # The conftest fixture: await closed_with(conn) -> (close code, reason).

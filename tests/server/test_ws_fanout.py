@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgpack
+
 from actorscope.protocol.framing import decode_to_client
 from actorscope.protocol.messages import QueueUpdated, StateUpdated
 from actorscope.protocol.values import MsgpackCodec

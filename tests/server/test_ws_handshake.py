@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from actorscope.protocol.versions import NEWEST_VERSION, VERSIONS
 from actorscope.server.ws_handshake import Handshake, InvalidProtocolVersion, parse_handshake
 

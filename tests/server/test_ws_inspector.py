@@ -14,6 +14,9 @@ from typing import Any
 
 import cbor2
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
 from actorscope.engine import WorkflowContext
 from actorscope.protocol.framing import decode_to_client, encode_to_server
 from actorscope.protocol.history import WorkflowHistory, decode_history
@@ -56,8 +59,6 @@ from actorscope.protocol.versions import EMBEDDED_FIRST_VERSION, NEWEST_VERSION,
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.runner import RunningServer
 from actorscope.server.schedules import ScheduleApi
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
 TIMEOUT = 10.0
 # The conftest fixture: await closed_with(conn) -> (close code, reason).

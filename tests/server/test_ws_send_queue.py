@@ -7,6 +7,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
+
 from actorscope.server.ws_send_queue import SLOW_CONSUMER, SendQueue
 
 

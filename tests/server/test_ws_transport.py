@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
 from actorscope.protocol.framing import decode_to_client, encode_to_server
 from actorscope.protocol.messages import StateRequest, StateResponse, ToServer
 from actorscope.server.ws_transport import CoalescingTransport
-from websockets.asyncio.client import connect
-from websockets.typing import Subprotocol
 
 
 class _Recorder:

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgpack
 import pytest
+
 from actorscope.protocol.framing import decode_to_client, encode_to_server
 from actorscope.protocol.history import WorkflowVersionCheckEntry, decode_history
 from actorscope.protocol.messages import (
