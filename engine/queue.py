@@ -22,7 +22,13 @@ from .model import EntryMetadata, EntryStatus, MessageKind
 if TYPE_CHECKING:
     from .context import WorkflowContext
 
-__all__ = ["QueueMessage", "WorkflowQueue", "list_messages", "send_message"]
+__all__ = [
+    "QueueMessage",
+    "WorkflowQueue",
+    "list_message_names",
+    "list_messages",
+    "send_message",
+]
 
 
 @attrs.frozen
@@ -64,6 +70,19 @@ async def list_messages(driver: Driver) -> list[QueueMessage]:
         out.append(
             QueueMessage(codec.key_number(key, codec.QUEUE), name, codec.decode_value(raw), created)
         )
+    return out
+
+
+async def list_message_names(driver: Driver) -> list[str]:
+    """The names of the pending messages, oldest first, without decoding their values.
+
+    What a bound per name needs: decoding every value (up to a request body
+    each) on every send would make a full queue expensive to add to.
+    """
+    out = []
+    for _, value in await driver.list(codec.QUEUE):
+        name, _raw, _created = codec.decode_value(value)
+        out.append(name)
     return out
 
 

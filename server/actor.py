@@ -35,6 +35,7 @@ from .inspector_api import (
     StateChanged,
     TraceResult,
 )
+from .jsonbounds import check_value
 from .schedules import ActorSchedules, ScheduleApi
 from .store import ActorRecord, ActorStore, pack, unpack
 from .traces import DEFAULT_TRACE_CAPACITY, Span, TraceBuffer, spans_to_otlp
@@ -204,6 +205,7 @@ class ActorInstance:
     async def patch_state(self, value: Any) -> None:
         if not self.is_state_enabled:
             raise errors.state_not_enabled()
+        check_value(value, "state")  # before deepcopy and pack, which recurse
         try:
             pack(value)
         except (TypeError, ValueError, OverflowError) as exc:
@@ -277,6 +279,8 @@ class ActorInstance:
         fn = self.definition.actions.get(name)
         if fn is None:
             raise errors.action_not_found(name)
+        for arg in args:
+            check_value(arg, "an action argument")
         attributes: dict[str, Any] = {
             "actorscope.kind": "action",
             "action.name": name,
@@ -354,6 +358,7 @@ class ActorInstance:
     async def enqueue(self, name: str, value: Any) -> None:
         if self.workflow is None:
             raise errors.workflow_not_enabled()
+        check_value(value, "the message")
         await self.workflow.send(name, value)
 
     async def workflow_history(self) -> HistorySnapshot | None:

@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from .definitions import DatabaseSetup
-from .errors import table_not_found
+from .errors import invalid_request, table_not_found
+from .filemodes import private_sqlite_file
 
 __all__ = ["ActorDatabase"]
+
+
+#: SQLite integers are signed 64-bit: the largest LIMIT or OFFSET it accepts.
+_SQLITE_MAX_INT = 2**63 - 1
 
 
 def _quote(identifier: str) -> str:
@@ -30,6 +35,7 @@ class ActorDatabase:
     """One actor's SQLite file, opened for the life of the actor."""
 
     def __init__(self, path: Path, setup: DatabaseSetup) -> None:
+        private_sqlite_file(path)  # 0600 before SQLite creates its WAL beside it
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode = WAL")
         (ready,) = self.conn.execute("PRAGMA user_version").fetchone()
@@ -88,7 +94,15 @@ class ActorDatabase:
         return {"tables": tables}
 
     def rows(self, table: str, limit: int, offset: int) -> list[dict[str, Any]]:
-        """Rows of ``table`` in rowid order; raises ``table_not_found``."""
+        """Rows of ``table`` in rowid order.
+
+        Raises:
+            InspectorError: ``table_not_found``; ``request.invalid`` for a
+                ``limit`` or ``offset`` SQLite cannot take (0 .. 2**63-1).
+        """
+        for name, value in (("limit", limit), ("offset", offset)):
+            if not 0 <= value <= _SQLITE_MAX_INT:
+                raise invalid_request(f"{name} must be between 0 and {_SQLITE_MAX_INT}")
         if table not in {name for name, _ in self._tables()}:
             raise table_not_found(table)
         cursor = self.conn.execute(

@@ -53,6 +53,7 @@ def build_config(
     port: int = DEFAULT_PORT,
     data: str | Path = ".actorscope",
     token: str | None = None,
+    token_file: str | Path | None = None,
     dev: bool = False,
     create: Iterable[str | tuple[str, str]] = (),
     keep_attempts: int = DEFAULT_KEEP_ATTEMPTS,
@@ -62,10 +63,11 @@ def build_config(
     Raises:
         NoActorsError: ``app`` holds no actors.
         ValueError: ``create`` names an actor type ``app`` does not define.
+        TokenError: ``token_file`` is unreadable or empty.
     """
-    # The token logic is the command's, so a script and ``actorscope serve``
-    # on one data directory share a token.
-    from .serve_cli import resolve_token
+    # The token logic is the command's (server_token.py), so a script and
+    # ``actorscope serve`` on one data directory share a token.
+    from .server_token import resolve_token
 
     registry = _registry(app)
     wanted = [*registry.create, *(parse_create(c) if isinstance(c, str) else c for c in create)]
@@ -76,7 +78,9 @@ def build_config(
             f"(it defines {', '.join(registry.names())})"
         )
     data_dir = Path(data)
-    server_token, source = resolve_token(data_dir, token, dev)
+    server_token, source = resolve_token(
+        data_dir, token, dev, token_file=None if token_file is None else Path(token_file)
+    )
     config = ServerConfig(
         registry=registry,
         data_dir=data_dir,

@@ -67,6 +67,9 @@ def _token_lines(server: RunningServer, token_source: str) -> tuple[list[str], s
             # It is on the command line already; repeating it here is no new exposure.
             lines = ["server token: the one given on the command line"]
             set_token = f"TOKEN={shlex.quote(server.server_token or '')}"
+        case "file":
+            lines = ["server token: the one in the --inspector-token-file"]
+            set_token = None
         case "env":
             lines = [f"server token: the one in ${_TOKEN_ENV}"]
             set_token = f'TOKEN="${_TOKEN_ENV}"'

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from . import errors
+from . import errors, jsonbounds
 from .actor import ActorInstance
 from .directory import ActorSystem
 from .http_api import authorized_actor, error_response, internal_error, read_json
@@ -187,10 +187,7 @@ async def _read_loop(actor: ActorInstance, conn: ClientConnection, websocket: We
             try:
                 if text is None:
                     raise errors.invalid_request("frames must be JSON text")
-                frame = json.loads(text)
-            except ValueError:
-                conn.send(_error_frame(errors.invalid_request("malformed JSON")))
-                continue
+                frame = jsonbounds.loads(text, what="the frame")
             except errors.InspectorError as exc:
                 conn.send(_error_frame(exc))
                 continue

@@ -13,7 +13,6 @@ the operator additions: ``{"step", "dryRun", "reason"}`` in the replay body,
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from . import errors
+from . import errors, jsonbounds
 from .actor import ActorInstance
 from .directory import ActorSystem
 from .inspector_api import CredentialClass
@@ -77,10 +76,8 @@ async def read_json(request: Request, *, required: bool) -> Any:
         if required:
             raise errors.invalid_request("a JSON body is required")
         return {}
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.invalid_request(f"malformed JSON: {exc}") from exc
+    # Within jsonbounds' depth, string and integer bounds: 400, never a 500.
+    return jsonbounds.loads(body)
 
 
 async def read_json_object(request: Request, *, required: bool = True) -> dict[str, Any]:

@@ -2,9 +2,12 @@
 
 Used by ``actorscope serve``, the tests and the benchmarks. The socket is
 bound here (port 0 picks a free one, read back as ``.port``) and handed to
-uvicorn, which serves HTTP and WebSocket on it: ``ws="websockets-sansio"``
-runs the WebSocket side on the ``websockets`` protocol implementation, with
-frames over ``ws_max_size`` (1 MiB, PROTOCOL.md §5) closed with 1009.
+uvicorn, which serves HTTP and WebSocket on it. uvicorn runs with the
+protocols of ``uvicorn_protocols.py``: h11 with a request-head timeout, and
+its ``websockets-sansio`` WebSocket protocol (the ``websockets`` protocol
+implementation) with messages over 1 MiB after decompression closed with
+1009 (PROTOCOL.md §5) and stuck transports aborted. The app is wrapped in
+``BodyLimit`` (413 for bodies over ``limits.max_body_bytes``).
 """
 
 from __future__ import annotations
@@ -24,19 +27,21 @@ from actorscope.protocol.framing import NEWEST_VERSION
 from actorscope.protocol.values import CborCodec, ValueCodec
 
 from .app import build_app
+from .body_limit import BodyLimit
 from .definitions import Registry
 from .directory import ActorSystem
 from .event_stream import end_event_streams
+from .limits import MAX_MESSAGE_BYTES, Limits
 from .store import ActorStore
 from .traces import DEFAULT_TRACE_CAPACITY
-from .ws_transport import CoalescingWebSocketProtocol
+from .uvicorn_protocols import protocol_classes
 
 __all__ = ["WS_MAX_SIZE", "RunningServer", "ServerConfig", "start_server"]
 
 log = logging.getLogger("actorscope.server")
 
-#: Largest inbound WebSocket frame (PROTOCOL.md §5: bigger closes with 1009).
-WS_MAX_SIZE = 1 << 20
+#: Largest inbound WebSocket message (PROTOCOL.md §5: bigger closes with 1009).
+WS_MAX_SIZE = MAX_MESSAGE_BYTES
 
 
 @attrs.frozen
@@ -55,6 +60,8 @@ class ServerConfig:
         create: (name, key) actors to create (or reopen) at start.
         trace_capacity: spans kept per actor.
         keep_attempts: archived replay attempts kept per workflow.
+        limits: body size, request-head timeout, WebSocket message size and
+            close timeout (``limits.py``).
     """
 
     registry: Registry
@@ -68,6 +75,7 @@ class ServerConfig:
     create: tuple[tuple[str, str], ...] = ()
     trace_capacity: int = DEFAULT_TRACE_CAPACITY
     keep_attempts: int = DEFAULT_KEEP_ATTEMPTS
+    limits: Limits = attrs.field(factory=Limits)
 
 
 class _Server(uvicorn.Server):
@@ -168,10 +176,15 @@ async def start_server(config: ServerConfig) -> RunningServer:
     except BaseException:
         await system.stop()
         raise
+    limits = config.limits
+    http_protocol, ws_protocol = protocol_classes(limits)
     uv_config = uvicorn.Config(
-        app,
-        ws=CoalescingWebSocketProtocol,
-        ws_max_size=WS_MAX_SIZE,
+        BodyLimit(app, limits.max_body_bytes),
+        http=http_protocol,
+        ws=ws_protocol,
+        # The frame parser's bound; the message limit itself is applied after
+        # decompression by ws_protocol (a compressed frame may be larger).
+        ws_max_size=limits.max_message_bytes + limits.wire_allowance,
         lifespan="off",
         log_level="warning",
         access_log=False,

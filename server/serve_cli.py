@@ -14,10 +14,15 @@ A restart is the ordinary resume path: a running workflow picks up where
 its history ends, as after any restart.
 
 Auth (docs/PROTOCOL.md §6): outside ``--dev``, the server always has a
-server-wide token. ``--inspector-token T`` sets it; otherwise the token
-stored in the data directory (``server-token``) is reused, or a new one is
-generated, stored there (mode 0600) and printed once. ``--dev`` with no
-token turns auth off and says so.
+server-wide token. Give it in a file (``--inspector-token-file PATH``) or the
+environment (``ACTORSCOPE_INSPECTOR_TOKEN``); ``--inspector-token T`` works
+too, but puts it in the process list for every local user to read.
+Otherwise the token stored in the data directory (``server-token``) is
+reused, or a new one is generated, stored there (mode 0600) and printed
+once. ``--dev`` with no token turns auth off and says so.
+
+Limits: ``--max-body-bytes N`` (HTTP bodies, default 1 MiB: bigger get 413)
+and ``--header-timeout S`` (seconds to send a request head, default 10).
 
 ``--keep-attempts N`` bounds the archive of what replays discarded: each
 workflow keeps its newest N attempts (default 20); an older one answers 404
@@ -28,8 +33,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,8 @@ from . import eventloop
 from .app_loader import AppLoadError, AppRaised
 from .embed import DEFAULT_PORT, NoActorsError, build_config
 from .foreground import TOKEN_FILE, serve_forever
+from .limits import add_limit_arguments, limits_from_args
+from .server_token import TOKEN_ENV, TokenError, resolve_token
 
 __all__ = ["DEMO_APP", "TOKEN_FILE", "register", "resolve_token", "run"]
 
@@ -97,7 +102,21 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="with --reload: a directory to watch (repeatable; default the current one)",
     )
-    parser.add_argument("--inspector-token", default=None, help="the server-wide token")
+    tokens = parser.add_mutually_exclusive_group()
+    tokens.add_argument(
+        "--inspector-token-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"read the server-wide token from PATH (recommended, or set {TOKEN_ENV})",
+    )
+    tokens.add_argument(
+        "--inspector-token",
+        default=None,
+        metavar="TOKEN",
+        help="the server-wide token; visible to every local user in the process list, "
+        f"so prefer --inspector-token-file or {TOKEN_ENV}",
+    )
     parser.add_argument(
         "--max-protocol-version",
         type=int,
@@ -123,6 +142,7 @@ def register(subparsers: Any) -> None:
         help="archived replay attempts kept per workflow, the newest N "
         f"(default {DEFAULT_KEEP_ATTEMPTS}; 0 keeps none)",
     )
+    add_limit_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -134,26 +154,6 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
     return value
-
-
-def resolve_token(data_dir: Path, given: str | None, dev: bool) -> tuple[str | None, str]:
-    """The server-wide token and how it came about: ``given``, ``dev``, ``stored`` or ``new``."""
-    if given:
-        return given, "given"
-    if dev:
-        return None, "dev"
-    path = data_dir / TOKEN_FILE
-    if path.exists():
-        token = path.read_text().strip()
-        if token:
-            return token, "stored"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(24)
-    # Created 0600 from the start: the secret is never world-readable.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    return token, "new"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             data=args.data,
             token=args.inspector_token,
+            token_file=args.inspector_token_file,
             dev=args.dev,
             create=args.create,
             keep_attempts=args.keep_attempts,
@@ -194,13 +195,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    except (AppLoadError, ValueError) as exc:
+    except (AppLoadError, ValueError, TokenError) as exc:
         print(f"actorscope serve: {exc}", file=sys.stderr)
         return 2
     config = attrs.evolve(
         config,
         max_protocol_version=args.max_protocol_version,
         value_codec=value_codec(args.value_codec),
+        limits=limits_from_args(args),
     )
     try:
         eventloop.run(serve_forever(config, source))

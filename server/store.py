@@ -6,7 +6,10 @@ Layout of the data directory (default ``./.actorscope/``)::
                              workflow's history (engine ``SQLiteDriver``
                              namespaces ``wf/{actorId}``)
     actors/{actorId}.sqlite  an actor's own database, when it has one
-    server-token             the generated server-wide inspector token (0600)
+    server-token             the generated server-wide inspector token
+
+The directory and ``actors/`` are created 0700, and every file in them 0600
+(``filemodes.py``): the records hold each actor's token in plain text.
 
 Actor data lives in the namespace ``actors`` of the shared file, under keys
 ``rec/{id}`` (the record, with the actor's inspector token), ``state/{id}``
@@ -25,6 +28,7 @@ import msgpack
 from actorscope.engine import SQLiteDriver
 from actorscope.engine.driver import Delete, Linked, Set
 
+from .filemodes import private_dir, private_sqlite_file
 from .traces import Span
 
 __all__ = ["ActorRecord", "ActorStore", "pack", "unpack"]
@@ -75,9 +79,10 @@ class ActorStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        (data_dir / "actors").mkdir(exist_ok=True)
+        private_dir(data_dir)
+        private_dir(data_dir / "actors")
         self.db_path = data_dir / DB_FILE
+        private_sqlite_file(self.db_path)
         self._kv = SQLiteDriver(self.db_path, _NAMESPACE)
 
     def workflow_driver(self, actor_id: str) -> SQLiteDriver:

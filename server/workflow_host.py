@@ -4,7 +4,8 @@ What the actor gets from here:
 
 * the runner itself (started with the actor, so a workflow that was asleep or
   waiting for a message when the process died resumes on its persisted alarm),
-* the queue (``send`` with a bound, ``queue_status`` for the inspector),
+* the queue (``send`` within ``queue_limits``' bounds per name and on
+  distinct names, ``queue_status`` for the inspector),
 * replay (the engine's ``rewind``: the state restore and the operator's
   audit record written in the rewind's own batch), and the operator layer
   on top (``replay_ops.ReplayOperator``: by path, dry run,
@@ -28,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from actorscope.engine import WorkflowContext
 from actorscope.engine.checkpoints import StateCheckpoints
 from actorscope.engine.errors import StateCheckpointsDisabled
-from actorscope.engine.model import EntryStatus, StepKind
+from actorscope.engine.model import EntryStatus, MessageKind, StepKind
+from actorscope.engine.queue import list_message_names
 from actorscope.engine.replay import (
     DEFAULT_KEEP_ATTEMPTS,
     ReplayApplied,
@@ -41,7 +43,7 @@ from actorscope.engine.replay import (
 from actorscope.engine.runner import WorkflowRunner
 from actorscope.engine.snapshot import HistorySnapshot
 
-from . import errors
+from . import queue_limits
 from .audit import ReplayAudit
 from .definitions import Workflow
 from .inspector_api import HistoryChanged, QueueChanged, QueueInfo, QueueMessageInfo
@@ -53,12 +55,9 @@ from .traces import Span
 if TYPE_CHECKING:
     from .actor import ActorInstance
 
-__all__ = ["QUEUE_MAX_SIZE", "WorkflowHost"]
+__all__ = ["WorkflowHost"]
 
 log = logging.getLogger("actorscope.server")
-
-#: Pending messages a workflow queue holds before sends are refused (409 queue.full).
-QUEUE_MAX_SIZE = 1000
 
 _FINISHED = (EntryStatus.COMPLETED, EntryStatus.FAILED, EntryStatus.EXHAUSTED)
 
@@ -80,6 +79,8 @@ class WorkflowHost:
         # (entry id, attempt) of every step attempt already traced.
         self._traced: set[tuple[str, int]] = set()
         self._queue_size = 0
+        # Queue names a pending ``ctx.queue.next`` waits for (queue_limits).
+        self._waiting: frozenset[str] = frozenset()
         self._context = actor.context()
         self._audit_driver = store.driver(f"audit/{actor.actor_id}")
         self.operator = ReplayOperator(
@@ -107,7 +108,9 @@ class WorkflowHost:
 
     async def start(self) -> None:
         # Steps finished before a restart were traced then (spans persist).
-        self._mark_traced(await self.runner.history(), record=False)
+        snapshot = await self.runner.history()
+        self._mark_traced(snapshot, record=False)
+        self._waiting = _waiting_names(snapshot)
         self._queue_size = len(await self.runner.queue_messages())
         await self.runner.start()
 
@@ -126,6 +129,7 @@ class WorkflowHost:
     def _history_updated(self, snapshot: HistorySnapshot) -> None:
         actor = self._actor
         self._mark_traced(snapshot, record=True)
+        self._waiting = _waiting_names(snapshot)
         actor.emit(HistoryChanged(snapshot))
         # A step may have changed the state without saving it; and a message
         # entry means the queue shrank. Both need awaits, so run them after.
@@ -168,13 +172,13 @@ class WorkflowHost:
     # queue ----------------------------------------------------------------------
 
     async def send(self, name: str, value: Any) -> None:
-        if len(await self.runner.queue_messages()) >= QUEUE_MAX_SIZE:
-            raise errors.queue_full(QUEUE_MAX_SIZE)
+        pending = await list_message_names(self._driver)
+        queue_limits.check_send(pending, name, self._waiting)
         await self.runner.send(name, value)
         await self._refresh_queue_size()
 
     async def _refresh_queue_size(self) -> None:
-        size = len(await self.runner.queue_messages())
+        size = len(await list_message_names(self._driver))
         if size != self._queue_size:
             self._queue_size = size
             self._actor.emit(QueueChanged(size))
@@ -182,7 +186,7 @@ class WorkflowHost:
     async def queue_status(self, limit: int) -> QueueInfo:
         pending = await self.runner.queue_messages()
         shown = [QueueMessageInfo(m.id, m.name, m.created_at_ms) for m in pending[:limit]]
-        return QueueInfo(len(pending), QUEUE_MAX_SIZE, shown, len(pending) > limit)
+        return QueueInfo(len(pending), queue_limits.capacity(), shown, len(pending) > limit)
 
     # replay -----------------------------------------------------------------------
 
@@ -234,3 +238,14 @@ class WorkflowHost:
             raise StateCheckpointsDisabled(self.runner.workflow_id)
         restored = await preview_restore(self._driver, snapshot, plan)
         return self._actor.state(), unpack(restored)
+
+
+def _waiting_names(snapshot: HistorySnapshot) -> frozenset[str]:
+    """Queue names of the message entries still waiting for a message."""
+    names = set()
+    for entry in snapshot.entries:
+        if isinstance(entry.kind, MessageKind):
+            meta = snapshot.entry_metadata.get(entry.id)
+            if meta is not None and meta.status is EntryStatus.PENDING:
+                names.add(entry.kind.name)
+    return frozenset(names)

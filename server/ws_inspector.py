@@ -55,6 +55,7 @@ from actorscope.protocol.versions import NEWEST_VERSION
 
 from .errors import InspectorError
 from .inspector_api import ActorDirectory, ActorInspector, CredentialClass
+from .uvicorn_protocols import abort_from_scope
 from .wire_values import INVALID_VALUE_CODEC, InvalidValueCodec, codec_from_query
 from .ws_fanout import PushHub, PushHubs
 from .ws_handshake import parse_handshake
@@ -190,13 +191,14 @@ class InspectorEndpoint:
             return
         await send({"type": "websocket.accept", "subprotocol": handshake.subprotocol})
         session = _Session(self, inspector, credential, send, handshake.protocol_version, codec)
+        session.abort = abort_from_scope(scope)
         await session.run(receive)
 
 
 class _Session:
     """One inspector connection: version rules, reader loop, writer task."""
 
-    __slots__ = ("_hub", "context", "endpoint", "queue", "versions")
+    __slots__ = ("_hub", "abort", "context", "endpoint", "queue", "versions")
 
     def __init__(
         self,
@@ -215,8 +217,12 @@ class _Session:
             max_frames=endpoint.send_queue_limit,
             max_bytes=endpoint.send_queue_bytes,
             on_give_up=self._give_up,
+            close_timeout=CLOSE_TIMEOUT,
+            on_stuck=self._abort,
         )
         self._hub: PushHub | None = endpoint.hubs.join(inspector, self)
+        #: Drops the transport (``uvicorn_protocols``); ``None`` under another server.
+        self.abort: Callable[[], None] | None = None
 
     async def run(self, receive: AsgiReceive) -> None:
         writer: asyncio.Task[None] | None = None
@@ -241,12 +247,19 @@ class _Session:
                 try:
                     await asyncio.wait_for(writer, CLOSE_TIMEOUT)
                 except TimeoutError:
-                    _log.warning("inspector peer did not take its close frame; dropped")
+                    self._abort()
         finally:
             if writer is not None and not writer.done():
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
+
+    def _abort(self) -> None:
+        # Closing politely needs the peer to read; it does not, so the
+        # socket would stay open for good: drop the transport instead.
+        _log.warning("inspector peer did not take its close frame in time; aborted")
+        if self.abort is not None:
+            self.abort()
 
     @property
     def version(self) -> int:

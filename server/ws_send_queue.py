@@ -10,7 +10,14 @@ reader must never grow the server's memory without bound):
   dropped and the writer closes with 1008 ``inspector.slow_consumer``;
 * replies (``put``) come from the connection's own reader, which simply waits
   for room: a peer that pipelines requests without reading its answers is
-  throttled by TCP instead of being disconnected.
+  throttled by TCP instead of being disconnected (until it has taken no
+  bytes for the write-stall timeout, when ``uvicorn_protocols`` aborts it).
+
+A close is only as good as the peer's reading: the close frame waits behind
+the peer's full TCP window like any frame. With ``on_stuck``, a close the
+writer has not delivered ``close_timeout`` seconds after it was asked for
+calls ``on_stuck`` (the endpoint aborts the transport there), so a peer that
+neither reads nor leaves cannot hold the socket, the task or its fd.
 """
 
 from __future__ import annotations
@@ -36,16 +43,20 @@ class SendQueue:
 
     __slots__ = (
         "_close",
+        "_close_timeout",
+        "_closed",
         "_closing",
         "_frames",
         "_gone_away",
         "_max_bytes",
         "_max_frames",
         "_on_give_up",
+        "_on_stuck",
         "_queued_bytes",
         "_room",
         "_send",
         "_sending",
+        "_stuck_timer",
         "_wakeup",
     )
 
@@ -56,13 +67,22 @@ class SendQueue:
         max_frames: int,
         max_bytes: int,
         on_give_up: Callable[[], None] | None = None,
+        close_timeout: float = 10.0,
+        on_stuck: Callable[[], None] | None = None,
     ) -> None:
         if max_frames < 1 or max_bytes < 1:
             raise ValueError("send queue limits must be positive")
+        if close_timeout <= 0:
+            raise ValueError("close_timeout must be positive")
         self._send = send
         self._max_frames = max_frames
         self._max_bytes = max_bytes
         self._on_give_up = on_give_up
+        self._close_timeout = close_timeout
+        self._on_stuck = on_stuck
+        self._stuck_timer: asyncio.TimerHandle | None = None
+        # The writer is finished: close frame written, or the peer gone.
+        self._closed = False
         self._frames: collections.deque[bytes] = collections.deque()
         self._queued_bytes = 0
         self._close: tuple[int, str] | None = None
@@ -141,6 +161,14 @@ class SendQueue:
             return
         self._close = (code, reason)
         self._drop_pending()
+        if self._on_stuck is not None:
+            loop = asyncio.get_running_loop()
+            self._stuck_timer = loop.call_later(self._close_timeout, self._check_stuck)
+
+    def _check_stuck(self) -> None:
+        self._stuck_timer = None
+        if not self._closed and self._on_stuck is not None:
+            self._on_stuck()
 
     async def run(self) -> None:
         """Write queued frames until a close is requested or the peer is gone."""
@@ -170,6 +198,11 @@ class SendQueue:
                     await self._wait()
         except (OSError, RuntimeError):
             self._gone()
+        finally:
+            self._closed = True
+            if self._stuck_timer is not None:
+                self._stuck_timer.cancel()
+                self._stuck_timer = None
 
     def _gone(self) -> None:
         # The peer went away (uvicorn raises ClientDisconnected, an OSError)

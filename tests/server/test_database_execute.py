@@ -63,7 +63,8 @@ async def test_a_cell_edit(execute: Any, server: RunningServer, demo_ids: dict[s
         ({"sql": "SELEKT 1"}, "database.sql_error"),
         ({"sql": "SELECT * FROM nope"}, "database.sql_error"),
         ({"sql": "SELECT 1; SELECT 2"}, "database.sql_error"),
-        ({"sql": "SELECT ?", "args": [2**70]}, "database.sql_error"),
+        # An integer no store can hold is refused with every JSON body (jsonbounds).
+        ({"sql": "SELECT ?", "args": [2**70]}, "request.invalid"),
     ],
 )
 async def test_refusals_carry_the_text_the_ui_shows(execute: Any, body: Any, code: str) -> None:

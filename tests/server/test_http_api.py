@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from actorscope.server import queue_limits
 from actorscope.server.definitions import ActorDefinition, Registry
 from actorscope.server.runner import RunningServer
 
@@ -128,13 +129,14 @@ async def test_database_action(http: httpx.AsyncClient, demo_ids: dict[str, str]
 async def test_queue(http: httpx.AsyncClient, demo_ids: dict[str, str]) -> None:
     url = base(demo_ids, "order") + "/queue"
     r = await http.get(url)
-    assert r.json() == {"size": 0, "maxSize": 1000, "truncated": False, "messages": []}
+    capacity = queue_limits.capacity()
+    assert r.json() == {"size": 0, "maxSize": capacity, "truncated": False, "messages": []}
     for i in range(3):
         r = await http.post(f"/gateway/{demo_ids['order']}/queue/note", json={"n": i})
         assert r.status_code == 200, r.text
         assert r.json() == {"ok": True, "queueSize": i + 1}
     body = (await http.get(url, params={"limit": 2})).json()
-    assert body["size"] == 3 and body["maxSize"] == 1000 and body["truncated"] is True
+    assert body["size"] == 3 and body["maxSize"] == capacity and body["truncated"] is True
     assert [m["name"] for m in body["messages"]] == ["note", "note"]
     assert all(isinstance(m["id"], int) and m["createdAtMs"] > 0 for m in body["messages"])
     assert len((await http.get(url)).json()["messages"]) == 3

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from actorscope.engine import WorkflowContext
-from actorscope.server import workflow_host
+from actorscope.server import queue_limits
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.inspector_api import (
     HistoryChanged,
@@ -237,7 +237,7 @@ async def test_queue_pushes_and_consumption(server_factory: Any, auth: dict[str,
 async def test_queue_bound(
     server_factory: Any, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(workflow_host, "QUEUE_MAX_SIZE", 2)
+    monkeypatch.setattr(queue_limits, "MAX_PER_NAME", 2)
     srv = await server_factory(registry=_waiting_registry())
     base = f"/gateway/{srv.directory.actors()[0].actor_id}"
     async with httpx.AsyncClient(base_url=srv.url, headers=auth, timeout=TIMEOUT) as http:
@@ -246,7 +246,7 @@ async def test_queue_bound(
         r = await http.post(base + "/queue/other", json=1)
         assert r.status_code == 409 and (r.json()["group"], r.json()["code"]) == ("queue", "full")
         queue = (await http.get(base + "/inspector/queue")).json()
-        assert (queue["size"], queue["maxSize"]) == (2, 2)
+        assert (queue["size"], queue["maxSize"]) == (2, 2 * queue_limits.MAX_NAMES)
 
 
 async def test_http_and_websocket_replays_are_logged_alike(
@@ -273,3 +273,4 @@ async def test_http_and_websocket_replays_are_logged_alike(
         f"actor {actor_id}: replay from two requested over http (server credential)",
         f"actor {actor_id}: replay from {three} requested over websocket (server credential)",
     ]
+

@@ -122,3 +122,36 @@ async def test_a_vanished_peer_stops_the_writer_and_releases_waiters() -> None:
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError):
         SendQueue(Sink(), max_frames=0, max_bytes=1)
+
+
+async def test_a_close_the_peer_does_not_take_calls_on_stuck() -> None:
+    sink = Sink()
+    stuck = asyncio.Event()
+    queue = SendQueue(sink, max_frames=1, max_bytes=1 << 20, close_timeout=0.05, on_stuck=stuck.set)
+    sink.open.clear()  # the peer stopped reading: every write waits
+    writer = asyncio.create_task(queue.run())
+    queue.offer(b"a")
+    await settle()
+    queue.offer(b"b")  # queued behind the write that waits
+    queue.offer(b"c")  # overflow: give up, close with 1008
+    assert queue.closing
+    await asyncio.wait_for(stuck.wait(), 5)
+    writer.cancel()
+
+
+async def test_a_delivered_close_does_not_call_on_stuck() -> None:
+    sink = Sink()
+    stuck: list[bool] = []
+    queue = SendQueue(
+        sink,
+        max_frames=8,
+        max_bytes=1 << 20,
+        close_timeout=0.05,
+        on_stuck=lambda: stuck.append(True),
+    )
+    writer = asyncio.create_task(queue.run())
+    queue.close(1000, "bye")
+    await asyncio.wait_for(writer, 1)
+    assert sink.sent[-1]["type"] == "websocket.close"
+    await asyncio.sleep(0.2)
+    assert stuck == []

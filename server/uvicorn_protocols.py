@@ -1,0 +1,293 @@
+"""uvicorn's HTTP and WebSocket protocols with the server's limits built in.
+
+The server runs uvicorn with these two subclasses instead of the stock
+``h11`` and ``websockets-sansio`` protocols (``protocol_classes(limits)``).
+What they add, each where only the protocol can do it:
+
+* ``LimitedH11Protocol`` — a bounded time to receive a complete
+  request head. uvicorn only times out keep-alive connections between
+  requests, and its keep-alive timer is cancelled by the first byte of the
+  next request; a connection that sends nothing, or half a header, would
+  otherwise stay open for good. The timer runs whenever h11 waits for a
+  request head and is not restarted by the bytes that trickle in. It also
+  bounds the head's size at ``MAX_HEAD_BYTES`` (431): h11's own 16 KiB
+  bound only applies to a head still incomplete, not to one that arrives
+  whole in a single read.
+* both: **a write stall bound.** When the transport's buffer passes its
+  high-water mark (the peer stopped taking bytes) and stays there for
+  ``write_stall_timeout`` seconds, the transport is aborted; uvicorn would
+  otherwise wait for it to drain for as long as the peer stays connected.
+* ``LimitedWebSocketProtocol`` (on uvicorn's ``websockets-sansio`` protocol,
+  with ``ws_transport``'s coalesced writes):
+
+  - **Aborting the transport.** ``transport.close()`` only closes the socket
+    once its write buffer is flushed, which never happens when the peer
+    stops reading: the socket, its fd and the protocol would stay forever.
+    The protocol puts ``{"abort": fn}`` in the ASGI scope's extensions under
+    ``TRANSPORT_EXTENSION`` (the inspector endpoint calls it when its close
+    frame was not taken within the close timeout), and after *any* ASGI app
+    returns it aborts a transport still open ``close_timeout`` seconds later.
+  - **The message limit on the message.** uvicorn hands ``websockets`` one
+    ``max_size``, which is also checked against each frame's wire length;
+    an incompressible 1 MiB message sent with permessage-deflate arrives in
+    a frame a little over 1 MiB. The parser is given ``wire_allowance`` more
+    (``runner.py``), and the message limit is applied here, to the message
+    after decompression: over it, the connection closes with 1009.
+  - **An answer to a bad handshake.** When ``websockets`` cannot parse the
+    upgrade request (a header line over 8 KiB, too many headers, a malformed
+    request), it prepares a 4xx response (or only an EOF) that uvicorn never
+    writes, so the client heard nothing. It is written now (a 400 when
+    ``websockets`` had none), and the connection closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from websockets.frames import CloseCode
+
+from .limits import Limits
+from .ws_transport import CoalescingWebSocketProtocol
+
+__all__ = [
+    "MAX_HEAD_BYTES",
+    "TRANSPORT_EXTENSION",
+    "LimitedH11Protocol",
+    "LimitedWebSocketProtocol",
+    "abort_from_scope",
+    "protocol_classes",
+]
+
+#: ASGI scope extension naming the WebSocket transport's ``abort`` callable.
+TRANSPORT_EXTENSION = "actorscope.transport"
+#: Largest request head (request line and headers), as h11 bounds incomplete ones.
+MAX_HEAD_BYTES = 16 << 10
+
+_HEAD_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+    b"content-length: 32\r\n\r\nrequest header fields too large\n"
+)
+
+_log = logging.getLogger("actorscope.server")
+
+
+class _StallTimer:
+    """Aborts ``transport`` if writing stays paused for ``timeout`` seconds."""
+
+    __slots__ = ("_handle", "_loop", "_timeout")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self._loop = loop
+        self._timeout = timeout
+        self._handle: asyncio.TimerHandle | None = None
+
+    def paused(self, transport: asyncio.Transport) -> None:
+        if self._handle is None:
+            self._handle = self._loop.call_later(self._timeout, self._stalled, transport)
+
+    def resumed(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _stalled(self, transport: asyncio.Transport) -> None:
+        self._handle = None
+        _log.warning("aborting a connection whose peer took no bytes for %gs", self._timeout)
+        transport.abort()
+
+
+def abort_from_scope(scope: Mapping[str, Any]) -> Callable[[], None] | None:
+    """The ``abort()`` the protocol put in ``scope``, or ``None`` (another server)."""
+    extension = (scope.get("extensions") or {}).get(TRANSPORT_EXTENSION)
+    abort = None if extension is None else extension.get("abort")
+    return abort if callable(abort) else None
+
+
+class LimitedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with request-head time and size bounds and a write-stall bound."""
+
+    header_timeout: float = Limits().header_timeout
+    write_stall_timeout: float = Limits().write_stall_timeout
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._upgraded = False
+        self._stall = _StallTimer(self.loop, self.write_stall_timeout)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._stall.paused(self.transport)
+
+    def resume_writing(self) -> None:
+        self._stall.resumed()
+        super().resume_writing()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._watch_head()
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and not self._upgraded and self._head_too_large(data):
+            _log.info("refused a request head over %d bytes", MAX_HEAD_BYTES)
+            self._stop_head_timer()
+            self.transport.write(_HEAD_TOO_LARGE)
+            self.transport.close()
+            return
+        super().data_received(data)
+        self._watch_head()
+
+    def _head_too_large(self, data: bytes) -> bool:
+        buffered = self.conn.trailing_data[0]
+        if len(buffered) + len(data) <= MAX_HEAD_BYTES:
+            return False  # the common case: nothing to search
+        # More than the bound has come: the head must end within it.
+        head = bytes(buffered) + data
+        return head.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4) < 0
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._watch_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        self._stall.resumed()
+        super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        # From here on the WebSocket protocol owns the transport.
+        self._upgraded = True
+        self._stop_head_timer()
+        super().handle_websocket_upgrade(event)
+
+    def _watch_head(self) -> None:
+        waiting = (
+            not self._upgraded
+            and self.conn.their_state is h11.IDLE
+            and not self.transport.is_closing()
+        )
+        if not waiting:
+            self._stop_head_timer()
+        elif self._head_timer is None:
+            # Armed once per request head, not per chunk: a peer trickling a
+            # byte at a time gets the same bounded time as one sending none.
+            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._upgraded or self.conn.their_state is not h11.IDLE:
+            return
+        if not self.transport.is_closing():
+            _log.info("closing a connection that sent no complete request head in time")
+            self.transport.close()
+
+
+class LimitedWebSocketProtocol(CoalescingWebSocketProtocol):
+    """uvicorn's websockets-sansio protocol (coalescing writes, ``ws_transport.py``)
+    with abort, the message limit and 4xx answers to bad handshakes."""
+
+    message_limit: int = Limits().max_message_bytes
+    reap_timeout: float = Limits().close_timeout
+    write_stall_timeout: float = Limits().write_stall_timeout
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.close_timeout = self.reap_timeout
+        self._answered_bad_handshake = False
+        self._stall = _StallTimer(self.loop, self.write_stall_timeout)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._stall.paused(self.transport)
+
+    def resume_writing(self) -> None:
+        self._stall.resumed()
+        super().resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stall.resumed()
+        super().connection_lost(exc)
+
+    def abort(self) -> None:
+        """Drop the connection now, whatever is still unwritten."""
+        if not self.disconnected and self.transport is not None:
+            self.transport.abort()
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        if self.response.status_code == 101:
+            # The ASGI task was created but has not run: it sees this.
+            self.scope["extensions"][TRANSPORT_EXTENSION] = {"abort": self.abort}
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if (
+            not self.handshake_initiated
+            and self.conn.handshake_exc is not None
+            and not self._answered_bad_handshake
+        ):
+            self._answer_bad_handshake()
+
+    def _answer_bad_handshake(self) -> None:
+        self._answered_bad_handshake = True
+        output = b"".join(self.conn.data_to_send())
+        if not output:
+            # websockets only sent EOF (a request it could not parse at all).
+            response = self.conn.reject(HTTPStatus.BAD_REQUEST, "invalid WebSocket request\n")
+            output = response.serialize()
+        _log.info("refused a WebSocket handshake: %s", self.conn.handshake_exc)
+        self.transport.write(output)
+        self.transport.close()
+
+    def send_receive_event_to_app(self) -> None:
+        size = sum(len(frame) for frame in self.frames)
+        if size > self.message_limit and not self.close_sent:
+            self.frames = []
+            self.conn.fail(
+                CloseCode.MESSAGE_TOO_BIG,
+                f"message of {size} bytes is over the limit of {self.message_limit}",
+            )
+            self.handle_parser_exception()
+            return
+        super().send_receive_event_to_app()
+
+    async def run_asgi(self) -> None:
+        await super().run_asgi()
+        if not self.disconnected:
+            # The app is done; a peer that has not taken what is left (its
+            # close frame) within close_timeout is not going to.
+            self.loop.call_later(self.close_timeout, self._reap)
+
+    def _reap(self) -> None:
+        if not self.disconnected:
+            _log.warning("aborting a WebSocket whose peer stopped reading")
+            self.abort()
+
+
+def protocol_classes(
+    limits: Limits,
+) -> tuple[type[LimitedH11Protocol], type[LimitedWebSocketProtocol]]:
+    """The ``http=`` and ``ws=`` classes for uvicorn, configured with ``limits``."""
+
+    class Http(LimitedH11Protocol):
+        header_timeout = limits.header_timeout
+        write_stall_timeout = limits.write_stall_timeout
+
+    class WebSocket(LimitedWebSocketProtocol):
+        message_limit = limits.max_message_bytes
+        reap_timeout = limits.close_timeout
+        write_stall_timeout = limits.write_stall_timeout
+
+    return Http, WebSocket
