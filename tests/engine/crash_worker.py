@@ -40,12 +40,12 @@ from typing import Any
 from actorscope.engine import (
     BatchOp,
     Loop,
-    SQLiteDriver,
     WorkflowContext,
     WorkflowRunner,
     replay_from_step,
     run_workflow,
 )
+from crash_store import open_driver  # beside this script, on sys.path when it runs
 
 WORKFLOW_ID = "crash-wf"
 INPUT = {"seed": 11}
@@ -79,7 +79,7 @@ class _Events:
 class _ObservedDriver:
     """A driver that reports every write (and, during a replay, every read)."""
 
-    def __init__(self, inner: SQLiteDriver, events: _Events) -> None:
+    def __init__(self, inner: Any, events: _Events) -> None:
         self._inner = inner
         self._events = events
 
@@ -208,7 +208,7 @@ async def _host_runner(
 
 async def _main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("db")
+    parser.add_argument("db", help="a SQLite file, or postgresql://...#schema")
     parser.add_argument("log")
     parser.add_argument("mode", choices=["run", "replay"])
     parser.add_argument("entry_id", nargs="?")
@@ -216,13 +216,13 @@ async def _main(argv: list[str]) -> None:
     parser.add_argument("--host", choices=["loop", "runner"], default="loop")
     args = parser.parse_args(argv)
     events = _Events(args.pause_at)
-    inner = SQLiteDriver(args.db, WORKFLOW_ID)
+    inner, close = await open_driver(args.db, WORKFLOW_ID)
     driver = _ObservedDriver(inner, events)
     workflow = _make_workflow(args.log, events)
     replay = args.entry_id if args.mode == "replay" else None
     host = _host_runner if args.host == "runner" else _host_loop
     output = await host(driver, workflow, events, replay)
-    inner.close()
+    await close()
     sys.stdout.write("DONE " + json.dumps(output, sort_keys=True) + "\n")
     sys.stdout.flush()
 
