@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/server.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/checkpoints.py
 
 # Side by side with the real RivetKit server (needs Node.js; npm packages go to a cache).
 bench-peer: $(STAMP)

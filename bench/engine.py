@@ -1,4 +1,4 @@
-"""Benchmark: the durable workflow engine on SQLite (issue #3).
+"""Benchmark: the durable workflow engine on SQLite.
 
 Run ``python bench/engine.py`` (``--quick`` skips the 100,000-entry size).
 For histories of 1,000, 10,000 and 100,000 entries it measures:

@@ -6,7 +6,7 @@ through the public API the server and the client use (``actorscope.protocol``:
 versions include their up/downgrades), single process, timed with
 ``time.perf_counter``: each figure is the best of several runs of a loop
 calibrated to take ``--min-time`` seconds. Prints a table; the rows with a
-target (issue #2) say PASS or MISS. ``--profile`` adds cProfile listings of
+target say PASS or MISS. ``--profile`` adds cProfile listings of
 the targeted operations.
 """
 
@@ -54,8 +54,8 @@ from actorscope.protocol import (
 )
 from actorscope.protocol.converters import downgrade, upgrade
 
-STATE_REQUEST_TARGET = 500_000  # ops/s, encode and decode (issue #2)
-HISTORY_DECODE_TARGET_MS = 10.0  # a 1,000-entry history (issue #2)
+STATE_REQUEST_TARGET = 500_000  # ops/s, encode and decode
+HISTORY_DECODE_TARGET_MS = 10.0  # a 1,000-entry history
 
 # -- the messages ---------------------------------------------------------------------
 
@@ -76,11 +76,13 @@ def build_history(entries: int = 1000) -> WorkflowHistory:
                 kind = WorkflowStepEntry(output=output, error=None)
             case 4:
                 location.insert(1, WorkflowLoopIterationMarker(loop=3, iteration=i // 8))
-                kind = WorkflowLoopEntry(state=msgpack.packb({"n": i}), iteration=i // 8,
-                                         output=None)
+                kind = WorkflowLoopEntry(
+                    state=msgpack.packb({"n": i}), iteration=i // 8, output=None
+                )
             case 5:
-                kind = WorkflowSleepEntry(deadline=t0 + i * 1000,
-                                          state=WorkflowSleepState.COMPLETED)
+                kind = WorkflowSleepEntry(
+                    deadline=t0 + i * 1000, state=WorkflowSleepState.COMPLETED
+                )
             case 6:
                 kind = WorkflowMessageEntry(name="inbox", message_data=msgpack.packb(["hello", i]))
             case _:
@@ -104,8 +106,10 @@ def build_init(connections: int = 100) -> ToClient:
     return ToClient(
         Init(
             connections=[
-                Connection(id=f"conn-{i:04d}", details=msgpack.packb({"ip": f"10.0.0.{i}",
-                                                                      "params": {"room": i}}))
+                Connection(
+                    id=f"conn-{i:04d}",
+                    details=msgpack.packb({"ip": f"10.0.0.{i}", "params": {"room": i}}),
+                )
                 for i in range(connections)
             ],
             state=msgpack.packb({"count": 42, "users": ["ann", "bob"]}),
@@ -127,8 +131,9 @@ def build_init(connections: int = 100) -> ToClient:
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def _loop(clock: Callable[[], float], fn: Callable[..., object], args: tuple[Any, ...],
-          n: int) -> float:
+def _loop(
+    clock: Callable[[], float], fn: Callable[..., object], args: tuple[Any, ...], n: int
+) -> float:
     # One loop per argument count: a star-call or a lambda would add a good
     # part of what a StateRequest decode itself costs.
     it = itertools.repeat(None, n)
@@ -151,8 +156,13 @@ def _loop(clock: Callable[[], float], fn: Callable[..., object], args: tuple[Any
     return clock() - t0
 
 
-def per_second(fn: Callable[..., object], *args: Any, min_time: float, repeat: int,
-               clock: Callable[[], float] = time.perf_counter) -> float:
+def per_second(
+    fn: Callable[..., object],
+    *args: Any,
+    min_time: float,
+    repeat: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """Operations per second: best of ``repeat`` loops of about ``min_time`` seconds each."""
     n = 1
     while (t := _loop(clock, fn, args, n)) < min_time / 4:
@@ -187,16 +197,21 @@ def run(min_time: float, repeat: int, clock_name: str, profile: bool) -> int:
     history_payload = encode_history(history)
     requests: list[tuple[str, ToServer, tuple[int, ...]]] = [
         ("StateRequest", ToServer(StateRequest(id=12345)), (1, 2, 3, 4)),
-        ("ActionRequest (1 KiB args)",
-         ToServer(ActionRequest(id=77, name="sendMessage", args=bytes(range(256)) * 4)),
-         (1, 2, 3, 4)),
+        (
+            "ActionRequest (1 KiB args)",
+            ToServer(ActionRequest(id=77, name="sendMessage", args=bytes(range(256)) * 4)),
+            (1, 2, 3, 4),
+        ),
     ]
     responses: list[tuple[str, ToClient, tuple[int, ...]]] = [
         ("Init (100 connections)", build_init(), (1, 2, 3, 4)),
-        ("WorkflowHistoryResponse (1,000 entries)",
-         ToClient(WorkflowHistoryResponse(rid=9, history=history_payload,
-                                          is_workflow_enabled=True)),
-         (2, 3, 4)),  # the message exists from v2 (PROTOCOL.md §3)
+        (
+            "WorkflowHistoryResponse (1,000 entries)",
+            ToClient(
+                WorkflowHistoryResponse(rid=9, history=history_payload, is_workflow_enabled=True)
+            ),
+            (2, 3, 4),
+        ),  # the message exists from v2 (PROTOCOL.md §3)
     ]
     for name, req, versions in requests:
         for v in versions:
@@ -219,10 +234,26 @@ def run(min_time: float, repeat: int, clock_name: str, profile: bool) -> int:
     h_dec = 1000 / measure(decode_history, history_payload)
     ok = h_dec <= HISTORY_DECODE_TARGET_MS
     missed += not ok
-    rows.append(("history encode ms (1,000 entries)", "-", str(len(history_payload)),
-                 f"{h_enc:.2f} ms", "", ""))
-    rows.append(("history decode ms (1,000 entries)", "-", str(len(history_payload)), "",
-                 f"{h_dec:.2f} ms", f"<= {HISTORY_DECODE_TARGET_MS:g} ms  {_status(ok)}"))
+    rows.append(
+        (
+            "history encode ms (1,000 entries)",
+            "-",
+            str(len(history_payload)),
+            f"{h_enc:.2f} ms",
+            "",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "history decode ms (1,000 entries)",
+            "-",
+            str(len(history_payload)),
+            "",
+            f"{h_dec:.2f} ms",
+            f"<= {HISTORY_DECODE_TARGET_MS:g} ms  {_status(ok)}",
+        )
+    )
 
     # Init across the whole chain (PROTOCOL.md §5), the converters alone.
     init_v1 = decode_versioned("to_client", encode_to_client(build_init(), 1))[1]
@@ -243,11 +274,17 @@ def run(min_time: float, repeat: int, clock_name: str, profile: bool) -> int:
     )
     if profile:
         state_frame = encode_to_server(ToServer(StateRequest(id=12345)), NEWEST_VERSION)
-        _profile("StateRequest decode x200000", lambda: _repeat(decode_to_server, state_frame,
-                                                                 200_000))
-        _profile("StateRequest encode x200000", lambda: _repeat(
-            lambda m: encode_to_server(m, NEWEST_VERSION), ToServer(StateRequest(id=12345)),
-            200_000))
+        _profile(
+            "StateRequest decode x200000", lambda: _repeat(decode_to_server, state_frame, 200_000)
+        )
+        _profile(
+            "StateRequest encode x200000",
+            lambda: _repeat(
+                lambda m: encode_to_server(m, NEWEST_VERSION),
+                ToServer(StateRequest(id=12345)),
+                200_000,
+            ),
+        )
         _profile("history decode x50", lambda: _repeat(decode_history, history_payload, 50))
     print(f"targets missed: {missed}" if missed else "all targets met")
     return 0
@@ -271,8 +308,10 @@ def _print_table(rows: list[Row]) -> None:
     right = {1, 2, 3, 4}
 
     def line(r: Row) -> str:
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths,
-                                                                                    strict=True))]
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
         return "  ".join(cells).rstrip()
 
     print(line(HEADER))
@@ -285,15 +324,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     # Many short loops rather than a few long ones: on a shared machine the
     # best of many is the figure least disturbed by other processes.
-    parser.add_argument("--min-time", type=float, default=0.05,
-                        help="seconds per timed loop (default 0.05)")
-    parser.add_argument("--repeat", type=int, default=7,
-                        help="timed loops per figure, the best is kept (default 7)")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                        help="wall: time.perf_counter (default); cpu: time.process_time, "
-                        "which other busy processes on the machine do not disturb")
-    parser.add_argument("--profile", action="store_true",
-                        help="also print cProfile listings of the targeted operations")
+    parser.add_argument(
+        "--min-time", type=float, default=0.05, help="seconds per timed loop (default 0.05)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=7, help="timed loops per figure, the best is kept (default 7)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall: time.perf_counter (default); cpu: time.process_time, "
+        "which other busy processes on the machine do not disturb",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also print cProfile listings of the targeted operations",
+    )
     args = parser.parse_args(argv)
     return run(args.min_time, args.repeat, args.clock, args.profile)
 

@@ -40,6 +40,7 @@ _KINDS = {
     "WorkflowJoinEntry": "join",
     "WorkflowRaceEntry": "race",
     "WorkflowRemovedEntry": "removed",
+    "WorkflowVersionCheckEntry": "version",
 }
 
 
@@ -175,6 +176,8 @@ def _detail(kind: dict[str, Any]) -> str:
             return ", ".join(f"{b}={s.get('status')}" for b, s in sorted(branches.items()))
         case "WorkflowRemovedEntry":
             return f"was {val.get('originalType')} {val.get('originalName') or ''}".rstrip()
+        case "WorkflowVersionCheckEntry":
+            return f"v{val.get('resolved')} (latest {val.get('latest')})"
     return ""
 
 

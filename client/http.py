@@ -1,6 +1,6 @@
 """``HttpInspector``: a small blocking client for the inspector's HTTP API.
 
-PROTOCOL.md §8 plus the operator routes of issue #5 (replay by path, dry run,
+PROTOCOL.md §8 plus the operator routes (replay by path, dry run,
 audit list, archived attempts). Standard library only (``urllib``): the CLI
 makes a handful of one-shot calls, so a connection pool would buy nothing and
 ``httpx`` can stay a test-only dependency.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -158,8 +159,15 @@ class HttpInspector:
         step: str | None = None,
         dry_run: bool = False,
         reason: str | None = None,
+        restore_state: bool = False,
     ) -> Any:
-        """``POST /inspector/workflow/replay``; ``step`` targets a location path."""
+        """``POST /inspector/workflow/replay``; ``step`` targets a location path.
+
+        Neither ``entry_id`` nor ``step``: the whole workflow runs again.
+        ``restore_state`` also rewinds the actor state to its checkpoint at
+        the boundary (actors defined with ``state_checkpoints``); with
+        ``dry_run`` the answer's ``state`` shows the diff it would apply.
+        """
         body: dict[str, Any] = {}
         if entry_id is not None:
             body["entryId"] = entry_id
@@ -169,14 +177,43 @@ class HttpInspector:
             body["dryRun"] = True
         if reason is not None:
             body["reason"] = reason
+        if restore_state:
+            body["restoreState"] = True
         return self._call("POST", "/workflow/replay", body)
 
-    def replays(self) -> Any:
-        """The replay audit, newest first."""
-        return self._call("GET", "/workflow/replays")
+    def replays(self, limit: int | None = None, before: int | None = None) -> Any:
+        """One page of the replay audit, newest first: ``{"replays", "nextBefore"}``.
+
+        ``limit``: records per page (the server's default when ``None``);
+        ``before``: only records with a smaller ``seq`` (pass the previous
+        page's ``nextBefore``; it is ``None`` on the last page).
+        """
+        return self._call("GET", "/workflow/replays", limit=limit, before=before)
+
+    def iter_replays(self, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every audit record, newest first, one page request at a time."""
+        before: int | None = None
+        while True:
+            page = self.replays(page_size, before)
+            yield from page.get("replays") or []
+            before = page.get("nextBefore")
+            if before is None:
+                return
 
     def database_schema(self) -> Any:
         return self._call("GET", "/database/schema")
 
     def database_rows(self, table: str, limit: int = 100, offset: int = 0) -> Any:
         return self._call("GET", "/database/rows", table=table, limit=limit, offset=offset)
+
+    def schedules(self) -> Any:
+        """``{schedules: [...]}``, soonest first (docs/PROTOCOL.md §9.8)."""
+        return self._call("GET", "/schedules")
+
+    def schedule_history(self, schedule_id: str, limit: int = 100) -> Any:
+        """``{scheduleId, history: [...]}``, the newest ``limit`` fires oldest first."""
+        return self._call("GET", f"/schedules/{quote(schedule_id, safe='')}/history", limit=limit)
+
+    def delete_schedule(self, schedule_id: str, kind: str) -> Any:
+        """``{scheduleId, deleted}``; ``kind`` is ``at``, ``every`` or ``cron``."""
+        return self._call("DELETE", f"/schedules/{quote(schedule_id, safe='')}", kind=kind)

@@ -25,6 +25,7 @@ __all__ = [
     "render_history",
     "render_plan",
     "render_replays",
+    "render_state_diff",
     "render_table",
     "schema_tables",
     "style_for",
@@ -184,6 +185,8 @@ def render_plan(plan: dict[str, Any], style: Style) -> str:
     rows = [[d.get("path", ""), d.get("kind", ""), d.get("status", "")] for d in discard]
     if rows:
         lines.append(render_table(["PATH", "KIND", "STATUS"], rows, style))
+    if isinstance(plan.get("state"), dict):
+        lines.append(render_state_diff(plan["state"], style))
     return "\n".join(lines)
 
 
@@ -197,8 +200,11 @@ def render_replays(records: Sequence[dict[str, Any]], style: Style) -> str:
         outcome = str(r.get("result", ""))
         if r.get("refusal"):
             outcome += f" ({r['refusal'].get('code')})"
+        if (r.get("count") or 1) > 1:
+            outcome += f" x{r['count']}, last {format_when(r.get('lastAt'))}"
         rows.append(
             [
+                str(r.get("seq", "")),
                 format_when(r.get("at")),
                 str(r.get("transport")),
                 str(r.get("credential")),
@@ -206,11 +212,32 @@ def render_replays(records: Sequence[dict[str, Any]], style: Style) -> str:
                 str(r.get("discarded")),
                 outcome,
                 "-" if r.get("attempt") is None else str(r["attempt"]),
+                "restored" if r.get("stateRestored") else "-",
                 r.get("reason") or "",
             ]
         )
-    headers = ["WHEN", "TRANSPORT", "CREDENTIAL", "TARGET", "DISCARDED", "RESULT", "ATTEMPT"]
-    return render_table([*headers, "REASON"], rows, style)
+    headers = ["SEQ", "WHEN", "TRANSPORT", "CREDENTIAL", "TARGET", "DISCARDED", "RESULT"]
+    return render_table([*headers, "ATTEMPT", "STATE", "REASON"], rows, style)
+
+
+def render_state_diff(state: dict[str, Any], style: Style) -> str:
+    """The state change a replay with ``restoreState`` would apply (a dry run's ``state``)."""
+    diff = state.get("diff") or []
+    if not diff:
+        return "state: unchanged by the restore"
+    lines = [f"state: {len(diff)} change{'' if len(diff) == 1 else 's'} on restore:"]
+    marks = {"add": ("+", "green"), "remove": ("-", "red"), "replace": ("~", "yellow")}
+    for change in diff:
+        mark, colour = marks.get(change.get("op", ""), ("?", "dim"))
+        where = "/".join(str(p) for p in change.get("path") or []) or "(whole state)"
+        if change.get("op") == "replace":
+            text = f"{to_text(change.get('from'))} -> {to_text(change.get('to'))}"
+        elif change.get("op") == "add":
+            text = to_text(change.get("to"))
+        else:
+            text = to_text(change.get("from"))
+        lines.append(style.paint(f"  {mark} {where}: {text}", colour))
+    return "\n".join(lines)
 
 
 def schema_tables(schema: Any) -> list[list[str]]:

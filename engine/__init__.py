@@ -1,6 +1,6 @@
 """actorscope.engine: durable workflows with a persisted history and replay-from-step.
 
-The behaviour contract is ``../shared/ENGINE.md``; the interfaces other layers
+The behaviour contract is ``docs/ENGINE.md``; the interfaces other layers
 rely on are in ARCHITECTURE.md. Typical use::
 
     async def order(ctx: WorkflowContext, input: dict) -> dict:
@@ -46,6 +46,7 @@ from .model import (
     SleepKind,
     SleepState,
     StepKind,
+    VersionCheckKind,
     WorkflowRecord,
     WorkflowState,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "StepKind",
     "StepNotFound",
     "SystemClock",
+    "VersionCheckKind",
     "WorkflowBusy",
     "WorkflowContext",
     "WorkflowQueue",

@@ -2,7 +2,7 @@
 
 ``replay_from_step`` saves the entries and metadata it discards as
 "attempt N" in the same atomic batch as the rewind, keeping the last
-``keep_attempts`` (20 by default). Operator tooling (issue #5) lists and
+``keep_attempts`` (20 by default). Operator tooling lists and
 diffs them.
 """
 

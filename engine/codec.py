@@ -13,6 +13,9 @@ sequence numbers can be deleted with a handful of ``DeletePrefix`` ops)::
     k/seq k/msg k/att  high-water counters (only ever grow)
     k/ver           random token rewritten by every history batch (cache check)
     ah/<8 digits>   replay attempt header; ab/<8 digits> its archived entries
+    c/<12 digits>   state checkpoint: the host state when the entry counter had
+                    that value (``engine/checkpoints.py``); k/cfl the range
+                    of the checkpoint numbers evicted so far
 
 Records are MessagePack arrays (compact, fast); user values are MessagePack
 too (ARCHITECTURE.md: "User values ... are stored MessagePack-encoded").
@@ -44,6 +47,7 @@ from .model import (
     SleepKind,
     SleepState,
     StepKind,
+    VersionCheckKind,
     WorkflowRecord,
     WorkflowState,
 )
@@ -51,6 +55,8 @@ from .model import (
 __all__ = [
     "ATTEMPT_BODY",
     "ATTEMPT_HEAD",
+    "CHECKPOINT",
+    "CHECKPOINT_FLOOR",
     "COUNTER_ATTEMPT",
     "COUNTER_MSG",
     "COUNTER_SEQ",
@@ -86,8 +92,18 @@ COUNTER_ATTEMPT = b"k/att"
 VERSION = b"k/ver"
 ATTEMPT_HEAD = b"ah/"
 ATTEMPT_BODY = b"ab/"
+CHECKPOINT = b"c/"
+CHECKPOINT_FLOOR = b"k/cfl"
 
-_WIDTH = {NAME: 8, ENTRY: 12, META: 12, QUEUE: 12, ATTEMPT_HEAD: 8, ATTEMPT_BODY: 8}
+_WIDTH = {
+    NAME: 8,
+    ENTRY: 12,
+    META: 12,
+    QUEUE: 12,
+    ATTEMPT_HEAD: 8,
+    ATTEMPT_BODY: 8,
+    CHECKPOINT: 12,
+}
 
 
 def int_key(prefix: bytes, number: int) -> bytes:
@@ -169,6 +185,8 @@ def _encode_kind(kind: EntryKind) -> list[object]:
             return [6, winner, _encode_branches(branches)]
         case RemovedKind(original_type=original_type, original_name=original_name):
             return [7, original_type, original_name]
+        case VersionCheckKind(resolved=resolved, latest=latest):
+            return [8, resolved, latest]
     raise TypeError(f"not an entry kind: {kind!r}")
 
 
@@ -190,6 +208,8 @@ def _decode_kind(raw: list[Any]) -> EntryKind:
             return RaceKind(raw[1], _decode_branches(raw[2]))
         case 7:
             return RemovedKind(raw[1], raw[2])
+        case 8:
+            return VersionCheckKind(raw[1], raw[2])
     raise ValueError(f"unknown entry kind tag {raw[0]!r}")
 
 

@@ -17,6 +17,8 @@ Callback conventions:
   context of that iteration (its entries live under ``loop/~N/...``) and
   return ``Loop.continue_(state)`` or ``Loop.break_(value)``.
 * join / race branches receive a branch context (``join/branch/...``).
+* ``version(name, latest)`` returns the code version a run takes at that
+  point (recorded on first use; see :meth:`WorkflowContext.version`).
 
 Values returned to the workflow are always the MessagePack round trip of
 what was recorded (tuples come back as lists), so a first run and a replay
@@ -49,6 +51,7 @@ from .model import (
     SleepKind,
     SleepState,
     StepKind,
+    VersionCheckKind,
     kind_name,
 )
 from .queue import WorkflowQueue
@@ -124,6 +127,13 @@ class WorkflowContext:
         ex.visited.add(location)
         siblings = store.children.get(self._parent)
         cursor = ex.cursors.get(self._parent, 0)
+        if siblings is not None:
+            # Version checks are matched by location (see ``version``), so
+            # they do not take part in the order of their siblings.
+            while cursor < len(siblings) and isinstance(
+                store.entry(siblings[cursor]).kind, VersionCheckKind
+            ):
+                cursor += 1
         if siblings is None or cursor >= len(siblings):
             if ex.discovering:
                 raise Uncharted()
@@ -224,6 +234,9 @@ class WorkflowContext:
             self._create(location, kind, new_meta)
         else:
             store.update(entry, kind, new_meta)
+        if error is None:
+            # The state as this step left it, in the step's own batch.
+            ex.checkpoint()
         await store.flush()
         if error is None:
             return decode_value(raw)
@@ -364,11 +377,87 @@ class WorkflowContext:
             raise ValueError(
                 f"unknown entry kind {original_kind!r}; one of {', '.join(KIND_NAMES)}"
             )
+        if original_kind == "version_check":
+            # Version checks are matched by location, never by position: a
+            # dropped one leaves no gap to stand in for.
+            return
         location, entry = self._enter(name, "removed", removed_kind=original_kind)
         if entry is None:
             now = self._ex.clock.now_ms()
             meta = EntryMetadata(EntryStatus.COMPLETED, None, 0, now, now, now)
             self._create(location, RemovedKind(original_kind, name), meta)
+
+    async def version(self, name: str, latest: int) -> int:
+        """The code version this run takes at ``name``: 1 up to ``latest``.
+
+        Branch on it to change workflow code while runs are in flight::
+
+            if await ctx.version("charge-v2", latest=2) >= 2:
+                await ctx.step("charge-with-tax", charge_with_tax)
+            else:
+                await ctx.step("charge", charge)
+
+        The first time a run reaches this call it records a version check
+        (docs/PROTOCOL.md §9.4 ``WorkflowVersionCheckEntry``): ``latest`` if the
+        run is at its live frontier here, or 1 if its history already holds
+        later entries under this context — it went past this point under
+        code that had no check, so it keeps the old path. Every later run,
+        resume and replay returns the recorded value, even after ``latest``
+        grows. Raise ``latest`` when adding another variant; keep the old
+        branches while runs that took them may still replay.
+
+        A version check is found by its name under this context, not by its
+        position among its siblings, so adding one before entries that are
+        already recorded is no divergence. Like ``removed``, its entry is
+        written with the next batch.
+
+        Raises:
+            ValueError: ``latest`` is not an integer >= 1.
+            HistoryDivergedError: an entry of another kind is recorded under
+                ``name`` here.
+        """
+        if isinstance(latest, bool) or not isinstance(latest, int) or latest < 1:
+            raise ValueError(f"version({name!r}): latest must be an integer >= 1, got {latest!r}")
+        ex, store = self._ex, self._ex.store
+        ex.check_stop()
+        if ex.discovering:
+            index = store.name_ids.get(name)
+            if index is None:
+                raise Uncharted()
+            location: Location = (*self._parent, index)
+        else:
+            location = (*self._parent, store.name_index(name))
+        if location in ex.visited:
+            raise DuplicateNameError(ex.path(location))
+        ex.visited.add(location)
+        recorded = store.at(location)
+        if recorded is not None:
+            if not isinstance(recorded.kind, VersionCheckKind):
+                raise HistoryDivergedError(
+                    ex.path(location),
+                    f"{kind_name(recorded.kind)} {name!r}",
+                    f"version_check {name!r}",
+                )
+            return recorded.kind.resolved
+        if ex.discovering:
+            raise Uncharted()
+        resolved = 1 if self._past_this_point() else latest
+        now = ex.clock.now_ms()
+        meta = EntryMetadata(EntryStatus.COMPLETED, None, 1, now, now, now)
+        # Not _create: the cursor stays where it is, so the recorded entries
+        # after this point (an older run's) are still matched in order.
+        store.add_entry(location, VersionCheckKind(resolved, latest), meta)
+        return resolved
+
+    def _past_this_point(self) -> bool:
+        """Whether this context's recorded children go on past the current position."""
+        store = self._ex.store
+        siblings = store.children.get(self._parent) or []
+        cursor = self._ex.cursors.get(self._parent, 0)
+        return any(
+            not isinstance(store.entry(entry_id).kind, VersionCheckKind)
+            for entry_id in siblings[cursor:]
+        )
 
 
 def _last_name(location: Location) -> int:

@@ -10,12 +10,19 @@ records (:class:`Set`, :class:`Delete`, :class:`DeletePrefix`) so the engine
 can build the whole write set of one operation and hand it over at once: a
 crash at any instant must leave the history before or after that operation,
 never half-written.
+
+:class:`Linked` carries ops for *another* driver of the same store (another
+namespace of the same SQLite file, say) into a batch, so that a host can make
+its own record part of an engine write: a replay and its audit record, or a
+rewind and the restored actor state, commit together or not at all. A driver
+refuses (``ValueError``, before applying anything) a ``Linked`` driver it
+cannot commit in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import attrs
 
@@ -24,6 +31,7 @@ __all__ = [
     "Delete",
     "DeletePrefix",
     "Driver",
+    "Linked",
     "Set",
     "check_ops",
     "prefix_successor",
@@ -52,7 +60,25 @@ class DeletePrefix:
     prefix: bytes
 
 
-BatchOp: TypeAlias = Set | Delete | DeletePrefix
+def _op_tuple(
+    ops: Iterable[Set | Delete | DeletePrefix],
+) -> tuple[Set | Delete | DeletePrefix, ...]:
+    return tuple(ops)
+
+
+@attrs.frozen
+class Linked:
+    """Apply ``ops`` to ``driver`` in the same atomic batch as the ops around it.
+
+    ``driver`` must share storage with the driver the batch is given to (see
+    each driver); nested ``Linked`` ops are not allowed.
+    """
+
+    driver: Any
+    ops: tuple[Set | Delete | DeletePrefix, ...] = attrs.field(converter=_op_tuple)
+
+
+BatchOp: TypeAlias = Set | Delete | DeletePrefix | Linked
 
 
 @runtime_checkable
@@ -122,6 +148,11 @@ def check_ops(ops: Iterable[BatchOp]) -> tuple[BatchOp, ...]:
             _check_bytes("key", op.key)
         elif type(op) is DeletePrefix:
             _check_bytes("prefix", op.prefix)
+        elif type(op) is Linked:
+            for inner in op.ops:
+                if not isinstance(inner, Set | Delete | DeletePrefix):
+                    raise TypeError(f"a Linked op holds only Set/Delete/DeletePrefix: {inner!r}")
+            check_ops(op.ops)
         else:
             raise TypeError(f"not a batch op: {op!r}")
     return checked

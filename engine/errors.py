@@ -11,7 +11,10 @@ Hierarchy::
     ├── ReplayInFlight            replay refused: a step runs right now (rule 5)
     ├── StepExhausted             a step failed on its last allowed attempt
     ├── WorkflowBusy              another run of the same workflow is active in this process
-    └── AttemptNotFound           no archived replay attempt has that number
+    ├── AttemptNotFound           no archived replay attempt has that number
+    ├── StateCheckpointsDisabled  a replay asked to restore state; the workflow keeps no
+    │                             state checkpoints
+    └── StateCheckpointUnavailable  the checkpoint a restore needs is no longer kept
 
 Messages are short lowercase phrases that name the step or location.
 """
@@ -25,6 +28,8 @@ __all__ = [
     "HistoryDivergedError",
     "ReplayInFlight",
     "ReplayTargetNotStep",
+    "StateCheckpointUnavailable",
+    "StateCheckpointsDisabled",
     "StepExhausted",
     "StepNotFound",
     "WorkflowBusy",
@@ -124,3 +129,21 @@ class AttemptNotFound(EngineError):
     def __init__(self, number: int) -> None:
         super().__init__(f"no archived attempt {number}")
         self.number = number
+
+
+class StateCheckpointsDisabled(EngineError):
+    """A replay asked to restore the state of a workflow that keeps no state checkpoints."""
+
+    def __init__(self, workflow_id: str) -> None:
+        super().__init__(
+            f"workflow {workflow_id!r} keeps no state checkpoints: its state cannot be restored"
+        )
+        self.workflow_id = workflow_id
+
+
+class StateCheckpointUnavailable(EngineError):
+    """The state checkpoint a restore needs is not kept (evicted, or its capture failed)."""
+
+    def __init__(self, location: str, why: str) -> None:
+        super().__init__(f"no state checkpoint to restore before {location!r}: {why}")
+        self.location = location

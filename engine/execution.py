@@ -29,6 +29,7 @@ from typing import Any
 
 import attrs
 
+from .checkpoints import StateCheckpoints
 from .clock import Clock
 from .driver import Driver
 from .errors import WorkflowBusy
@@ -91,9 +92,15 @@ class Execution:
     """The state of one run of one workflow."""
 
     def __init__(
-        self, workflow_id: str, store: HistoryStore, clock: Clock, env: Any = None
+        self,
+        workflow_id: str,
+        store: HistoryStore,
+        clock: Clock,
+        env: Any = None,
+        checkpoints: StateCheckpoints | None = None,
     ) -> None:
         self.workflow_id = workflow_id
+        self.checkpoints = checkpoints
         self.store = store
         self.clock = clock
         self.env = env
@@ -106,6 +113,11 @@ class Execution:
         # its first iteration, every branch) only to learn which rollback
         # callbacks the code attaches; never runs a callback, never writes.
         self.discovering = False
+
+    def checkpoint(self) -> None:
+        """Stage a state checkpoint (when the host opted in) with the next batch."""
+        if self.checkpoints is not None and not self.discovering:
+            self.store.stage_checkpoint(self.checkpoints.capture, self.checkpoints.keep)
 
     def check_stop(self) -> None:
         if self.stop_requested:

@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from .checkpoints import StateCheckpoints
 from .clock import Clock, SystemClock
 from .codec import decode_value, encode_value
 from .context import WorkflowContext
@@ -145,14 +146,18 @@ async def run_once(
     clock: Clock | None = None,
     env: Any = None,
     listener: StoreListener | None = None,
+    checkpoints: StateCheckpoints | None = None,
 ) -> RunResult:
-    """``run_workflow`` with a store-level listener (the runner coalesces notifications)."""
+    """``run_workflow`` with a store-level listener (the runner coalesces notifications).
+
+    ``checkpoints``: the host's opt-in to state checkpoints (``checkpoints.py``).
+    """
     clock = clock or SystemClock()
     async with claim(workflow_id, driver, run=True) as slot:
         store = await open_store(workflow_id, driver)
         if listener is not None:
             store.listeners.append(listener)
-        execution = Execution(workflow_id, store, clock, env)
+        execution = Execution(workflow_id, store, clock, env, checkpoints)
         slot.execution = execution
         result = await _execute(execution, fn, input)
         keep_store(workflow_id, store)
@@ -166,6 +171,7 @@ async def _execute(ex: Execution, fn: WorkflowFn, input: Any) -> RunResult:
     if store.input_raw is None:
         # ENGINE.md: the input is persisted on the first run and reused.
         store.set_input(encode_value(input))
+        ex.checkpoint()  # checkpoint 0: the state before the first step
     assert store.input_raw is not None
     stored_input = decode_value(store.input_raw)
     store.set_record(WorkflowRecord(WorkflowState.RUNNING))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 
-from .driver import BatchOp, Delete, DeletePrefix, Set, check_ops, prefix_successor
+from .driver import BatchOp, Delete, DeletePrefix, Linked, Set, check_ops, prefix_successor
 
 __all__ = ["MemoryDriver"]
 
@@ -49,9 +49,18 @@ class MemoryDriver:
 
     async def batch(self, ops: Iterable[BatchOp]) -> None:
         # Every op is checked before the first is applied; applying a checked
-        # op cannot fail, so the batch is all or nothing.
-        for op in check_ops(ops):
-            self._apply(op)
+        # op cannot fail, so the batch is all or nothing. Linked ops may name
+        # any other MemoryDriver: memory is one store, and nothing awaits.
+        checked = check_ops(ops)
+        for op in checked:
+            if type(op) is Linked and not isinstance(op.driver, MemoryDriver):
+                raise ValueError(f"cannot link {op.driver!r} into a MemoryDriver batch")
+        for op in checked:
+            if type(op) is Linked:
+                for inner in op.ops:
+                    op.driver._apply(inner)
+            else:
+                self._apply(op)
 
     async def set_alarm(self, at_ms: int) -> None:
         self._alarm = int(at_ms)

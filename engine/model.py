@@ -38,6 +38,7 @@ __all__ = [
     "SleepKind",
     "SleepState",
     "StepKind",
+    "VersionCheckKind",
     "WorkflowRecord",
     "WorkflowState",
     "kind_name",
@@ -153,6 +154,21 @@ class RemovedKind:
     original_name: str | None = None
 
 
+@attrs.frozen
+class VersionCheckKind:
+    """What ``ctx.version(name, latest=...)`` recorded: the version this run takes.
+
+    ``resolved`` is ``latest`` for a run that reached the check fresh, 1 for
+    a run that had already gone past that point under older code
+    (docs/PROTOCOL.md §9.4). A version check is matched by its location, not
+    by its position among its siblings (see ``context.py``), and a replay
+    keeps it.
+    """
+
+    resolved: int
+    latest: int
+
+
 EntryKind: TypeAlias = (
     StepKind
     | LoopKind
@@ -162,6 +178,7 @@ EntryKind: TypeAlias = (
     | JoinKind
     | RaceKind
     | RemovedKind
+    | VersionCheckKind
 )
 
 # Short names used in messages, in ``RemovedKind.original_type`` and by
@@ -175,6 +192,7 @@ KIND_NAMES: tuple[str, ...] = (
     "join",
     "race",
     "removed",
+    "version_check",
 )
 _KIND_CLASSES: tuple[type, ...] = (
     StepKind,
@@ -185,6 +203,7 @@ _KIND_CLASSES: tuple[type, ...] = (
     JoinKind,
     RaceKind,
     RemovedKind,
+    VersionCheckKind,
 )
 _KIND_NAME_OF: dict[type, str] = dict(zip(_KIND_CLASSES, KIND_NAMES, strict=True))
 

@@ -4,7 +4,7 @@ A location is a list of name indices and loop-iteration markers (ENGINE.md
 "Entries and where they live"). Its path joins the names with ``/`` and
 writes a marker as ``~N`` (``items/~1/reserve-1``). Names are escaped so a
 path always parses back: ``%`` → ``%25``, ``/`` → ``%2F``, and a leading
-``~`` → ``%7E``. Operator tooling (issue #5) addresses entries by path.
+``~`` → ``%7E``. Operator tooling addresses entries by path.
 """
 
 from __future__ import annotations

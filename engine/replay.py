@@ -8,16 +8,24 @@ the live run, applies the plan as **one** atomic batch (rules 6-7) — prefix
 deletes by creation sequence, the join updates, the workflow record
 (SLEEPING, output/error cleared, wake now) and an archive of what was
 discarded as "attempt N" — and returns the snapshot after it (rule 8).
+
+:func:`rewind` is the same replay for hosts: it resolves a path target and
+plans **inside** the workflow's lock (so concurrent replays each plan on the
+history the previous one left), lets the host add its own ops to the one
+batch (the server's audit record, the restored actor state) and returns
+what it applied — the plan, the attempt number, the restored state.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Iterable
 
 import attrs
 import msgpack
 
 from . import codec
+from .checkpoints import CheckpointIndex, read_checkpoint
 from .clock import Clock, SystemClock
 from .driver import BatchOp, Delete, Driver, Set
 from .errors import ReplayInFlight, ReplayTargetNotStep, StepNotFound
@@ -34,15 +42,28 @@ from .model import (
     RaceKind,
     Segment,
     StepKind,
+    VersionCheckKind,
     WorkflowRecord,
     WorkflowState,
     kind_name,
 )
-from .paths import format_location
+from .paths import format_location, resolve_path
 from .snapshot import HistorySnapshot
 from .store import HistoryStore
 
-__all__ = ["DEFAULT_KEEP_ATTEMPTS", "ReplayPlan", "plan_replay", "replay_from_step"]
+__all__ = [
+    "DEFAULT_KEEP_ATTEMPTS",
+    "ReplayApplied",
+    "ReplayCommitted",
+    "ReplayDecision",
+    "ReplayPlan",
+    "ReplayPrepare",
+    "apply_replay",
+    "plan_replay",
+    "preview_restore",
+    "replay_from_step",
+    "rewind",
+]
 
 DEFAULT_KEEP_ATTEMPTS = 20
 DEFAULT_STOP_TIMEOUT = 10.0
@@ -68,6 +89,16 @@ class ReplayPlan:
     branch_resets: dict[str, tuple[str, ...]]
 
 
+def _is_pin(entry: Entry) -> bool:
+    """A version check: a replay keeps it, so a rewound run takes the version it took.
+
+    It is re-created after the kept prefix with the same id and value (a
+    version check is matched by location, not by order), and it never moves
+    the boundary or resets a branch.
+    """
+    return isinstance(entry.kind, VersionCheckKind)
+
+
 def _containers(location: Location) -> list[tuple[Location, Segment]]:
     """(location, next segment) of every prefix of ``location`` that may be a container.
 
@@ -90,7 +121,7 @@ def _move_out(snapshot: HistorySnapshot, boundary: Entry) -> Entry | None:
     whole; a kept race would keep a stale winner (ENGINE.md rule 3).
     """
     start = bisect.bisect_left(snapshot.entries, boundary.seq, key=lambda e: e.seq)
-    parents = {entry.location[:-1] for entry in snapshot.entries[start:]}
+    parents = {e.location[:-1] for e in snapshot.entries[start:] if not _is_pin(e)}
     best: Entry | None = None
     for parent in parents:
         for container_location, segment in _containers((*parent, 0)):
@@ -120,7 +151,8 @@ def plan_replay(snapshot: HistorySnapshot, entry_id: str | None) -> ReplayPlan:
     names = snapshot.name_registry
     boundary: Entry | None
     if entry_id is None:
-        boundary = entries[0] if entries else None  # rule 1: discard everything
+        # Rule 1: discard everything (version checks are kept, see _is_pin).
+        boundary = next((e for e in entries if not _is_pin(e)), None)
     else:
         target = snapshot.by_id.get(entry_id)
         if target is None:
@@ -141,7 +173,7 @@ def plan_replay(snapshot: HistorySnapshot, entry_id: str | None) -> ReplayPlan:
     if boundary is None:
         return ReplayPlan(entry_id, None, None, (), {})
     start = bisect.bisect_left(entries, boundary.seq, key=lambda e: e.seq)
-    discarded = entries[start:]
+    discarded = [e for e in entries[start:] if not _is_pin(e)]
     # Rule 5: a RUNNING step that would be kept means a live run owns it.
     for running_id, meta in snapshot.entry_metadata.items():
         if meta.status is not EntryStatus.RUNNING:
@@ -171,6 +203,43 @@ def plan_replay(snapshot: HistorySnapshot, entry_id: str | None) -> ReplayPlan:
     )
 
 
+@attrs.frozen
+class ReplayDecision:
+    """What a replay is about to apply, shown to the host before anything is written.
+
+    Attributes:
+        plan: the plan, made inside the workflow's lock on the current history.
+        attempt: the number the discarded entries are archived under
+            (``None``: nothing is discarded).
+        before: the history the plan was made on. A view sharing the live
+            store: valid only during the ``prepare`` call.
+        restored_state: the state checkpoint being restored (``restore_state``).
+        now_ms: the replay's time.
+    """
+
+    plan: ReplayPlan
+    attempt: int | None
+    before: HistorySnapshot
+    restored_state: bytes | None
+    now_ms: int
+
+
+@attrs.frozen
+class ReplayApplied:
+    """What a replay did: the plan it applied, the attempt it archived, the history after."""
+
+    plan: ReplayPlan
+    attempt: int | None
+    restored_state: bytes | None
+    snapshot: HistorySnapshot
+
+
+#: Called with the decision; returns host ops written in the replay's own batch.
+ReplayPrepare = Callable[[ReplayDecision], Iterable[BatchOp]]
+#: Called with the decision right after that batch committed (before any await).
+ReplayCommitted = Callable[[ReplayDecision], None]
+
+
 async def replay_from_step(
     workflow_id: str,
     driver: Driver,
@@ -186,6 +255,7 @@ async def replay_from_step(
     next operation) unless it is executing a step callback right now, which
     refuses the replay. Returns the snapshot right after the rewind; the
     workflow is SLEEPING with its wake time (and the driver alarm) at now.
+    :func:`rewind` does the same and says what it did.
 
     ``stop_timeout`` bounds the wait for a live run to reach its next
     operation (plain ``await``s in workflow code are not operations).
@@ -194,17 +264,75 @@ async def replay_from_step(
         StepNotFound, ReplayTargetNotStep, ReplayInFlight: see ENGINE.md rules 2 and 5;
             the history is untouched.
     """
+    applied = await rewind(
+        workflow_id,
+        driver,
+        entry_id,
+        clock=clock,
+        keep_attempts=keep_attempts,
+        stop_timeout=stop_timeout,
+    )
+    return applied.snapshot
+
+
+async def rewind(
+    workflow_id: str,
+    driver: Driver,
+    entry_id: str | None = None,
+    *,
+    path: str | None = None,
+    restore_state: bool = False,
+    prepare: ReplayPrepare | None = None,
+    committed: ReplayCommitted | None = None,
+    clock: Clock | None = None,
+    keep_attempts: int = DEFAULT_KEEP_ATTEMPTS,
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+) -> ReplayApplied:
+    """``replay_from_step``, planned once inside the lock, returning what it applied.
+
+    Args:
+        entry_id: the target step (``None`` with no ``path``: from the start).
+        path: the target as a location path, resolved inside the lock.
+        restore_state: also restore the state checkpoint of the boundary
+            (``checkpoints.py``); it is handed to ``prepare``/``committed`` as
+            ``restored_state`` for the host to write.
+        prepare: called with the decision before anything is written; its
+            ops join the rewind's one atomic batch (``Linked`` ops reach the
+            host's own namespaces). If it raises, nothing is written.
+        committed: called right after that batch committed.
+
+    Concurrent calls are serialized by the workflow's lock, each planning on
+    the history the previous one left: attempt numbers and discarded counts
+    are those of the rewind that happened.
+
+    Raises:
+        StepNotFound, ReplayTargetNotStep, ReplayInFlight: nothing changed.
+        StateCheckpointUnavailable: ``restore_state`` and the boundary's
+            checkpoint is not kept; nothing changed.
+    """
     clock = clock or SystemClock()
     live = active_execution(workflow_id, driver)
     if live is not None:
         if live.executing:
+            # An unknown or non-step target is named as such (rules 2 before 5).
+            view = live.store.view()
+            plan_replay(view, resolve_path(view, path) if path is not None else entry_id)
             raise ReplayInFlight(", ".join(sorted(live.executing_paths())), "is executing")
         live.stop_requested = True
     try:
         async with claim(workflow_id, driver, run=False, timeout=stop_timeout):
             store = await open_store(workflow_id, driver)
             try:
-                return await apply_replay(store, entry_id, clock.now_ms(), keep_attempts)
+                return await apply_replay(
+                    store,
+                    entry_id,
+                    clock.now_ms(),
+                    keep_attempts,
+                    path=path,
+                    restore_state=restore_state,
+                    prepare=prepare,
+                    committed=committed,
+                )
             finally:
                 keep_store(workflow_id, store)
     except SlotTimeout:
@@ -214,18 +342,43 @@ async def replay_from_step(
 
 
 async def apply_replay(
-    store: HistoryStore, entry_id: str | None, now: int, keep_attempts: int
-) -> HistorySnapshot:
-    """Plan and apply a replay on a loaded store (one batch); return the new snapshot."""
-    plan = plan_replay(store.view(), entry_id)
+    store: HistoryStore,
+    entry_id: str | None,
+    now: int,
+    keep_attempts: int,
+    *,
+    path: str | None = None,
+    restore_state: bool = False,
+    prepare: ReplayPrepare | None = None,
+    committed: ReplayCommitted | None = None,
+) -> ReplayApplied:
+    """Plan and apply a replay on a loaded store (one batch); say what was applied."""
+    view = store.view()
+    if path is not None:
+        entry_id = resolve_path(view, path)
+    plan = plan_replay(view, entry_id)
+    attempt = store.next_attempt if plan.boundary_seq is not None else None
+    restored: bytes | None = None
+    if restore_state:
+        restored = await _restore_point(store, plan)
+    decision = ReplayDecision(plan, attempt, view, restored, now)
+    # Host ops first, before the store changes: if prepare raises, nothing happened.
+    host_ops = list(prepare(decision)) if prepare is not None else []
     ops: list[BatchOp] = []
     if plan.boundary_seq is not None:
         last = store.entries[-1].seq
         ops += codec.range_from_ops(codec.ENTRY, plan.boundary_seq, last)
         ops += codec.range_from_ops(codec.META, plan.boundary_seq, last)
         ops += await _archive(store, plan, now, keep_attempts)
-        ops.append(Set(codec.COUNTER_SEQ, str(store.next_seq).encode()))
+        ops += store.checkpoints.discard_after(plan.boundary_seq)
+        cut = store.cut_index(plan.boundary_seq)
+        pins = [(e, store.meta[e.id]) for e in store.entries[cut:] if _is_pin(e)]
         store.truncate(plan.boundary_seq)
+        for entry, meta in pins:
+            ops += store.reinsert(entry, meta)
+        ops.append(Set(codec.COUNTER_SEQ, str(store.next_seq).encode()))
+    if restored is not None:
+        store.checkpoints.last = restored
     for join_id, branches in plan.branch_resets.items():
         join = store.entry(join_id)
         assert isinstance(join.kind, JoinKind)
@@ -238,9 +391,34 @@ async def apply_replay(
         store.update(join, JoinKind(statuses), meta)
     # Rule 6: output and error cleared, SLEEPING, alarm now — same batch (rule 7).
     store.set_record(WorkflowRecord(WorkflowState.SLEEPING, wake_at=now))
-    await store.flush(ops)
+    await store.flush([*ops, *host_ops])
+    if committed is not None:
+        committed(decision)
     await store.driver.set_alarm(now)
-    return store.snapshot()
+    return ReplayApplied(plan, attempt, restored, store.snapshot())
+
+
+async def _restore_point(store: HistoryStore, plan: ReplayPlan) -> bytes:
+    """The state checkpoint a rewind with ``plan`` restores (checkpoints.py)."""
+    return await _checkpoint_for(store.checkpoints, store.driver, store.view(), plan)
+
+
+async def preview_restore(driver: Driver, snapshot: HistorySnapshot, plan: ReplayPlan) -> bytes:
+    """The state checkpoint a replay with ``plan`` would restore (for dry runs).
+
+    Raises:
+        StateCheckpointUnavailable: it is not kept.
+    """
+    index = await CheckpointIndex.load(driver)
+    return await _checkpoint_for(index, driver, snapshot, plan)
+
+
+async def _checkpoint_for(
+    index: CheckpointIndex, driver: Driver, snapshot: HistorySnapshot, plan: ReplayPlan
+) -> bytes:
+    where = "the start" if plan.boundary_id is None else snapshot.path(plan.boundary_id)
+    number = index.restore_point(plan.boundary_seq, where)
+    return await read_checkpoint(driver, number, where)
 
 
 async def _archive(
@@ -258,7 +436,8 @@ async def _archive(
         "createdAt": now,
         "targetId": plan.target_id,
         "boundaryId": plan.boundary_id,
-        "entries": len(discarded),
+        # What the replay discarded (version checks in the cut are carried over).
+        "entries": len(plan.discarded_ids),
         "state": record.state.value,
         "error": record.error,
     }

@@ -23,13 +23,21 @@ import contextlib
 import logging
 from typing import Any
 
+from .checkpoints import StateCheckpoints
 from .clock import Clock, SystemClock
 from .driver import Driver
+from .errors import StateCheckpointsDisabled
 from .execution import active_execution, drop_store, is_step_executing
 from .executor import TERMINAL_STATES, RunResult, WorkflowFn, load_history, run_once
 from .model import WorkflowState
 from .queue import QueueMessage, list_messages, send_message
-from .replay import DEFAULT_KEEP_ATTEMPTS, replay_from_step
+from .replay import (
+    DEFAULT_KEEP_ATTEMPTS,
+    ReplayApplied,
+    ReplayCommitted,
+    ReplayPrepare,
+    rewind,
+)
 from .snapshot import HistorySnapshot
 from .store import HistoryListener, HistoryStore
 
@@ -61,8 +69,10 @@ class WorkflowRunner:
         clock: Clock | None = None,
         env: Any = None,
         keep_attempts: int = DEFAULT_KEEP_ATTEMPTS,
+        state_checkpoints: StateCheckpoints | None = None,
     ) -> None:
         self.workflow_id = workflow_id
+        self.state_checkpoints = state_checkpoints
         self.fn = fn
         self.input = input
         self.driver = driver
@@ -160,11 +170,35 @@ class WorkflowRunner:
         Raises:
             StepNotFound, ReplayTargetNotStep, ReplayInFlight: nothing changed.
         """
+        return (await self.rewind(entry_id)).snapshot
+
+    async def rewind(
+        self,
+        entry_id: str | None = None,
+        *,
+        path: str | None = None,
+        restore_state: bool = False,
+        prepare: ReplayPrepare | None = None,
+        committed: ReplayCommitted | None = None,
+    ) -> ReplayApplied:
+        """The engine's ``rewind`` (plan inside the lock, host ops in its batch), then wake.
+
+        Raises:
+            StateCheckpointsDisabled: ``restore_state`` without ``state_checkpoints``.
+            StepNotFound, ReplayTargetNotStep, ReplayInFlight,
+            StateCheckpointUnavailable: nothing changed.
+        """
+        if restore_state and self.state_checkpoints is None:
+            raise StateCheckpointsDisabled(self.workflow_id)
         try:
-            snapshot = await replay_from_step(
+            applied = await rewind(
                 self.workflow_id,
                 self.driver,
                 entry_id,
+                path=path,
+                restore_state=restore_state,
+                prepare=prepare,
+                committed=committed,
                 clock=self.clock,
                 keep_attempts=self.keep_attempts,
             )
@@ -174,8 +208,8 @@ class WorkflowRunner:
             self.wake()
         # Anything not yet notified predates the rewind: drop it.
         self._dirty = None
-        self._on_history(snapshot)
-        return snapshot
+        self._on_history(applied.snapshot)
+        return applied
 
     # -- the background task ---------------------------------------------------
 
@@ -223,6 +257,7 @@ class WorkflowRunner:
                     clock=self.clock,
                     env=self.env,
                     listener=self._history_written,
+                    checkpoints=self.state_checkpoints,
                 )
             except asyncio.CancelledError:
                 raise

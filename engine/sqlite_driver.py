@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Literal
 
-from .driver import BatchOp, Delete, DeletePrefix, Set, check_ops, prefix_successor
+from .driver import BatchOp, Delete, DeletePrefix, Linked, Set, check_ops, prefix_successor
 
 __all__ = ["SQLiteDriver"]
 
@@ -204,7 +204,10 @@ class SQLiteDriver:
         if not checked:
             return
         conn = self._conn
-        if len(checked) == 1:
+        for op in checked:
+            if type(op) is Linked:
+                self._check_linked(op)
+        if len(checked) == 1 and type(checked[0]) is not Linked:
             # One statement is its own atomic transaction in autocommit mode;
             # skipping BEGIN/COMMIT saves two statements per single write.
             self._apply(conn, checked)
@@ -261,10 +264,20 @@ class SQLiteDriver:
         if self._shared is None:
             raise RuntimeError(f"sqlite driver for namespace {self._ns!r} is closed")
 
-    def _apply(self, conn: sqlite3.Connection, ops: Sequence[BatchOp]) -> None:
+    def _check_linked(self, op: Linked) -> None:
+        """A linked driver must be an open namespace on this very connection."""
+        other = op.driver
+        if not isinstance(other, SQLiteDriver) or other._shared is None:
+            raise ValueError(f"cannot link {other!r} into a batch of {self!r}")
+        if other._conn is not self._conn:
+            raise ValueError(f"{other!r} does not share the connection of {self!r}")
+
+    def _apply(
+        self, conn: sqlite3.Connection, ops: Sequence[BatchOp], ns: str | None = None
+    ) -> None:
         # Consecutive Sets (the common case: one step's entry + metadata +
         # counters) go through one executemany; other ops keep their order.
-        ns = self._ns
+        ns = self._ns if ns is None else ns
         rows: list[tuple[str, bytes, bytes]] = []
         for op in ops:
             if type(op) is Set:
@@ -274,6 +287,8 @@ class SQLiteDriver:
                 conn.executemany(_SET, rows)
                 rows = []
             match op:
+                case Linked(driver=other, ops=linked):
+                    self._apply(conn, linked, other.namespace)
                 case Delete(key=key):
                     conn.execute(_DELETE, (ns, key))
                 case DeletePrefix(prefix=prefix):

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from . import codec
+from .checkpoints import CheckpointIndex
 from .driver import BatchOp, Delete, Driver, Set
 from .model import Entry, EntryKind, EntryMetadata, Location, WorkflowRecord
 from .snapshot import HistorySnapshot
@@ -77,6 +78,8 @@ class HistoryStore:
         self.next_seq = 0
         self.next_msg = 0
         self.next_attempt = 1
+        # State checkpoints kept with this history (only hosts that opt in write any).
+        self.checkpoints = CheckpointIndex()
         self.pending: list[BatchOp] = []
         self.listeners: list[StoreListener] = []
         # Token of the latest batch this store wrote (or read at load time):
@@ -141,6 +144,7 @@ class HistoryStore:
             store.messages[-1].id + 1 if store.messages else 0,
         )
         store.next_attempt = max(await _counter(driver, codec.COUNTER_ATTEMPT), 1)
+        store.checkpoints = await CheckpointIndex.load(driver)
         store.version = await driver.get(codec.VERSION)
         return store
 
@@ -227,6 +231,21 @@ class HistoryStore:
         self.pending.append(Set(codec.int_key(codec.META, entry.seq), raw_meta))
         return entry
 
+    def reinsert(self, entry: Entry, meta: EntryMetadata) -> list[BatchOp]:
+        """Index a dropped ``entry`` again under the next sequence number.
+
+        Returns its writes instead of staging them: a replay that carries an
+        entry over puts them after its range deletes in the same batch.
+        """
+        moved = entry._replace(seq=self.next_seq)
+        self.next_seq += 1
+        raw, raw_meta = codec.encode_entry(moved), codec.encode_meta(meta)
+        self._index(moved, raw, meta, raw_meta)
+        return [
+            Set(codec.int_key(codec.ENTRY, moved.seq), raw),
+            Set(codec.int_key(codec.META, moved.seq), raw_meta),
+        ]
+
     def update(
         self, entry: Entry, kind: EntryKind | None = None, meta: EntryMetadata | None = None
     ) -> Entry:
@@ -252,6 +271,10 @@ class HistoryStore:
     def set_input(self, raw: bytes) -> None:
         self.input_raw = raw
         self.pending.append(Set(codec.INPUT, raw))
+
+    def stage_checkpoint(self, capture: Callable[[], bytes], keep: int) -> None:
+        """Record the host state now as a checkpoint (staged; see ``checkpoints.py``)."""
+        self.pending.extend(self.checkpoints.stage(self.next_seq, capture, keep))
 
     def take_message(self, name: str) -> QueuedMessage | None:
         """Remove (staged) and return the oldest pending message called ``name``."""

@@ -1,7 +1,7 @@
 """Conversion between :class:`HistorySnapshot` and the §4 transport shape.
 
 ARCHITECTURE.md: ``to_transport()`` returns PROTOCOL.md §4's
-``WorkflowHistory`` in the JSON form of ``../shared/vectors/`` (camelCase
+``WorkflowHistory`` in the JSON form of ``tests/vectors/`` (camelCase
 fields, unions as ``{"tag", "val"}``, enums by name, absent optionals
 ``None``) **with ``data`` fields as raw bytes**, so the server builds the wire
 model with ``protocol.jsonform.from_json(WorkflowHistory, t, data=lambda b: b)``
@@ -32,6 +32,7 @@ from .model import (
     SleepKind,
     SleepState,
     StepKind,
+    VersionCheckKind,
 )
 from .snapshot import HistorySnapshot
 
@@ -97,6 +98,9 @@ def _kind_out(kind: EntryKind) -> dict[str, Any]:
         case RemovedKind(original_type=original_type, original_name=original_name):
             val = {"originalType": original_type, "originalName": original_name}
             return {"tag": "WorkflowRemovedEntry", "val": val}
+        case VersionCheckKind(resolved=resolved, latest=latest):
+            val = {"resolved": resolved, "latest": latest}
+            return {"tag": "WorkflowVersionCheckEntry", "val": val}
     raise TypeError(f"not an entry kind: {kind!r}")
 
 
@@ -119,6 +123,8 @@ def _kind_in(raw: Mapping[str, Any]) -> EntryKind:
             return RaceKind(val["winner"], _branches_in(val["branches"]))
         case "WorkflowRemovedEntry":
             return RemovedKind(val["originalType"], val["originalName"])
+        case "WorkflowVersionCheckEntry":
+            return VersionCheckKind(int(val["resolved"]), int(val["latest"]))
     raise ValueError(f"unknown entry kind tag {raw['tag']!r}")
 
 

@@ -7,7 +7,7 @@ or an event loop. The pieces:
 * :mod:`.framing` — embedded/negotiated frames, decoding with upgrades and
   encoding with downgrades (PROTOCOL.md §1, §5);
 * :mod:`.history` — the workflow history payload (§4);
-* :mod:`.jsonform` — the JSON form of the shared vectors and the HTTP API;
+* :mod:`.jsonform` — the JSON form of ``tests/vectors/`` and the HTTP API;
 * :mod:`.values` — value codecs for user data (§7);
 * :mod:`.converters` — the chain of adjacent converters, which live with the
   newer version (:mod:`.v2` … :mod:`.v4`); :mod:`.codes` — their Error codes;

@@ -1,4 +1,4 @@
-"""The JSON form of messages and histories, as used by ``../shared/vectors/``.
+"""The JSON form of messages and histories, as used by ``tests/vectors/``.
 
 Rules: struct fields under their wire (camelCase) names in schema order;
 ``data`` as lowercase hex (or whatever the ``data`` hook makes of the bytes);

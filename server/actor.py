@@ -4,7 +4,7 @@
 ``inspector_api.py``), so the HTTP API and the WebSocket inspector see exactly
 the same actor. Changes are announced to subscribers as ``InspectorEvent``s:
 state (after each action, patch or workflow write that changed its encoding),
-connections, queue size and workflow history.
+connections, queue size, workflow history and schedules (``schedules.py``).
 """
 
 from __future__ import annotations
@@ -30,9 +30,12 @@ from .inspector_api import (
     CredentialClass,
     InspectorEvent,
     QueueInfo,
+    ScheduleFireInfo,
+    ScheduleInfo,
     StateChanged,
     TraceResult,
 )
+from .schedules import ActorSchedules, ScheduleApi
 from .store import ActorRecord, ActorStore, pack, unpack
 from .traces import DEFAULT_TRACE_CAPACITY, Span, TraceBuffer, spans_to_otlp
 from .workflow_host import WorkflowHost
@@ -97,6 +100,10 @@ class _Context:
             raise errors.database_not_enabled()
         return self._actor.database.conn
 
+    @property
+    def schedule(self) -> ScheduleApi:
+        return ScheduleApi(self._actor.scheduler)
+
 
 class ActorInstance:
     """One actor, addressed by ``record.actor_id``."""
@@ -117,7 +124,8 @@ class ActorInstance:
         self._state_bytes: bytes | None = None
         self._listeners: list[Callable[[InspectorEvent], None]] = []
         self._connections: dict[str, EventSink] = {}
-        self._action_lock = asyncio.Lock()
+        # One action at a time; a replay restoring the state holds it too.
+        self.action_lock = asyncio.Lock()
         self._trace_capacity = trace_capacity
         self._keep_attempts = keep_attempts
         self._span_seqs: deque[int] = deque()
@@ -126,6 +134,7 @@ class ActorInstance:
         self._traces = TraceBuffer(trace_capacity, on_record=self._persist_span)
         self.database: ActorDatabase | None = None
         self.workflow: WorkflowHost | None = None
+        self.scheduler = ActorSchedules(self, store.db_path)
 
     # lifecycle --------------------------------------------------------------
 
@@ -151,8 +160,10 @@ class ActorInstance:
                 self, self.definition.workflow, self._store, keep_attempts=self._keep_attempts
             )
             await self.workflow.start()
+        await self.scheduler.start()
 
     async def close(self) -> None:
+        await self.scheduler.close()
         if self.workflow is not None:
             await self.workflow.stop()
         if self._pending:
@@ -217,6 +228,16 @@ class ActorInstance:
         self._state_bytes = encoded
         self.emit(StateChanged(unpack(encoded)))
 
+    def encoded_live_state(self) -> bytes:
+        """The live state encoded (a workflow step's state checkpoint)."""
+        return pack(self.live_state)
+
+    def state_restored(self, encoded: bytes) -> None:
+        """A replay wrote ``encoded`` as the stored state: make it the live state too."""
+        self._state_bytes = encoded
+        self.live_state = unpack(encoded)
+        self.emit(StateChanged(unpack(encoded)))
+
     # connections --------------------------------------------------------------
 
     def connections(self) -> list[ConnectionInfo]:
@@ -238,6 +259,9 @@ class ActorInstance:
 
     def rpcs(self) -> list[str]:
         return sorted(self.definition.actions)
+
+    def has_action(self, name: str) -> bool:
+        return name in self.definition.actions
 
     async def call_action(self, name: str, args: list[Any]) -> Any:
         return await self.invoke(name, args, transport="inspector")
@@ -261,7 +285,7 @@ class ActorInstance:
         if connection is not None:
             attributes["connection.id"] = connection.info.id
         start = time.time_ns()
-        async with self._action_lock:
+        async with self.action_lock:
             try:
                 result = fn(_Context(self, connection), *args)
                 if inspect.isawaitable(result):
@@ -365,6 +389,17 @@ class ActorInstance:
         if self.database is None:
             raise errors.database_not_enabled()
         return self.database.rows(table, limit, offset)
+
+    # schedules (schedules.py) ---------------------------------------------------
+
+    async def schedules(self) -> list[ScheduleInfo]:
+        return self.scheduler.schedules()
+
+    async def schedule_history(self, schedule_id: str, limit: int) -> list[ScheduleFireInfo]:
+        return self.scheduler.history(schedule_id, limit)
+
+    async def delete_schedule(self, schedule_id: str, kind: str) -> bool:
+        return self.scheduler.delete(schedule_id, kind)
 
     # subscriptions --------------------------------------------------------------
 

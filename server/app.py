@@ -3,7 +3,9 @@
 * the inspector WebSocket endpoint (PROTOCOL.md §6, ``ws_inspector.py``),
 * the inspector HTTP API (§8, ``http_api.py``),
 * client connections and the workflow queue (``gateway.py``),
-* management (``management.py``).
+* management (``management.py``),
+* the live event stream (``event_stream.py``) and the built-in web
+  inspector at ``/ui/`` (``web_ui.py``).
 
 Route order matters only where paths overlap: the gateway's own routes come
 first, then the inspector's, so ``/gateway/{id}/connect`` is never mistaken
@@ -18,9 +20,11 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from .directory import ActorSystem
+from .event_stream import OpenStreams, event_stream_routes
 from .gateway import gateway_routes
 from .http_api import inspector_http_routes
 from .management import management_routes
+from .web_ui import web_ui_routes
 from .ws_inspector import inspector_websocket_routes
 
 __all__ = ["build_app"]
@@ -32,13 +36,22 @@ def build_app(
     value_codec: ValueCodec,
     max_protocol_version: int = NEWEST_VERSION,
 ) -> Starlette:
-    """The server's ASGI app over ``system``'s actors."""
+    """The server's ASGI app over ``system``'s actors.
+
+    ``app.state.event_streams`` holds the open event streams
+    (``event_stream.end_event_streams(app)`` ends them at shutdown).
+    """
+    streams = OpenStreams()
     routes: list[BaseRoute] = [
         *gateway_routes(system),
         *inspector_websocket_routes(
             system, value_codec=value_codec, max_protocol_version=max_protocol_version
         ),
         *inspector_http_routes(system),
+        *event_stream_routes(system, streams),
         *management_routes(system),
+        *web_ui_routes(system),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.event_streams = streams
+    return app

@@ -9,16 +9,37 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "plain_text"]
 
 _COMMANDS: tuple[str, ...] = ("serve_cli", "frame_cli", "inspect_cli")
 
 
+# ``x`` (a reStructuredText literal in a module docstring) reads as x in a terminal.
+_RST_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+
+
+def plain_text(text: str) -> str:
+    """Render the reStructuredText literals of a docstring as plain text."""
+    return _RST_LITERAL.sub(r"\1", text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """A parser whose help shows docstring markup as plain text.
+
+    Sub-commands use their module docstring as ``description``; sub-parsers
+    are created with the parent's class, so every ``--help`` goes through here.
+    """
+
+    def format_help(self) -> str:
+        return plain_text(super().format_help())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="actorscope",
         description="Durable actors and workflows with a live RivetKit-compatible inspector.",
     )

@@ -15,9 +15,12 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
+from actorscope.engine.checkpoints import DEFAULT_KEEP_CHECKPOINTS
 
 if TYPE_CHECKING:
     from actorscope.engine import WorkflowContext
+
+    from .schedules import ScheduleApi
 
 __all__ = [
     "Action",
@@ -61,6 +64,10 @@ class ActorContext(Protocol):
     def db(self) -> sqlite3.Connection:
         """The actor's own SQLite database (raises when it has none)."""
 
+    @property
+    def schedule(self) -> ScheduleApi:
+        """Run this actor's actions later: ``at``, ``after``, ``every``, ``cron``, ``cancel``."""
+
 
 #: An action: ``fn(ctx, *args)``, returning a msgpack-able value (or awaitable of one).
 Action = Callable[..., Any]
@@ -74,6 +81,17 @@ def _actions(value: dict[str, Action] | None) -> dict[str, Action]:
     return dict(value or {})
 
 
+def _checkpoints(value: bool | int | None) -> int:
+    """``state_checkpoints``: how many checkpoints to keep (0: none)."""
+    if value is None or value is False or value == 0:
+        return 0
+    if value is True:
+        return DEFAULT_KEEP_CHECKPOINTS
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"state_checkpoints must be a bool or a positive int, got {value!r}")
+    return value
+
+
 @attrs.frozen
 class ActorDefinition:
     """One actor type.
@@ -85,6 +103,13 @@ class ActorDefinition:
         actions: action name → callable ``fn(ctx, *args)``.
         workflow: the run handler, a durable workflow (ENGINE.md).
         database: creates the schema of the actor's own SQLite database.
+        state_checkpoints: keep the state as it was when each workflow step
+            finished, so a replay can restore it (``restoreState``): ``True``
+            keeps the last 100 checkpoints (plus the initial state), an
+            ``int`` that many, ``False`` (the default) none. Needs a state
+            and a workflow. Each checkpoint costs one stored copy of the
+            encoded state, written in the step's own batch, and only when
+            the step changed the state.
     """
 
     name: str
@@ -92,6 +117,14 @@ class ActorDefinition:
     actions: dict[str, Action] = attrs.field(factory=dict, converter=_actions)
     workflow: Workflow | None = None
     database: DatabaseSetup | None = None
+    state_checkpoints: int = attrs.field(default=0, converter=_checkpoints, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if self.state_checkpoints and (self.workflow is None or self.initial_state is None):
+            raise ValueError(
+                f"actor definition {self.name!r}: state_checkpoints needs a state "
+                "(initial_state) and a workflow"
+            )
 
     @property
     def is_state_enabled(self) -> bool:

@@ -12,6 +12,12 @@
   ``get_timeline()``.
 * ``inventory`` — its own SQLite database with a table ``items`` (a few
   rows); ``add_item(name, qty)``.
+* ``heartbeat`` — state ``{"beats": 0, "style": None}``; a workflow whose
+  step ``start`` schedules the action ``beat`` every 3 s (schedule
+  ``heartbeat``), then a version check ``beat-style`` (``latest=2``) picks
+  the step ``announce-v2`` (or ``announce-v1`` for a run that predates the
+  check), then a one-hour sleep ``rest``. ``beat()`` counts and broadcasts
+  ``beat``; ``get_beats()``.
 
 Every demo step takes ~50 ms of (simulated) work.
 """
@@ -35,6 +41,7 @@ ORDER_ITEMS = 3
 COOL_DOWN_SECONDS = 2.0
 REST_SECONDS = 3600.0
 STEP_WORK_SECONDS = 0.05
+HEARTBEAT_SECONDS = 3.0
 
 
 def _increment(ctx: ActorContext, n: int = 1) -> int:
@@ -106,8 +113,36 @@ def _add_item(ctx: ActorContext, name: str, qty: int) -> int:
     return row_id
 
 
+def _beat(ctx: ActorContext) -> int:
+    ctx.state["beats"] += 1
+    beats: int = ctx.state["beats"]
+    ctx.broadcast("beat", beats)
+    return beats
+
+
+def _get_beats(ctx: ActorContext) -> int:
+    beats: int = ctx.state["beats"]
+    return beats
+
+
+async def _heartbeat(wf: WorkflowContext, actor: ActorContext) -> None:
+    # A named recurring schedule: re-running the step replaces it, never doubles it.
+    await wf.step(
+        "start", lambda: actor.schedule.every(HEARTBEAT_SECONDS, "beat", name="heartbeat")
+    )
+    # The demo history carries a version check once the wire has tag 8.
+    style = 2
+
+    def announce() -> int:
+        actor.state["style"] = style
+        return style
+
+    await wf.step(f"announce-v{style}", announce)
+    await wf.sleep("rest", REST_SECONDS)
+
+
 def demo_registry() -> Registry:
-    """A fresh registry of the four demo actor types."""
+    """A fresh registry of the five demo actor types."""
     return Registry(
         [
             ActorDefinition(
@@ -116,5 +151,11 @@ def demo_registry() -> Registry:
             ActorDefinition("order", {"timeline": []}, {"get_timeline": _get_timeline}, _order),
             ActorDefinition("steps", {"timeline": []}, {"get_timeline": _get_timeline}, _steps),
             ActorDefinition("inventory", None, {"add_item": _add_item}, database=_inventory_schema),
+            ActorDefinition(
+                "heartbeat",
+                {"beats": 0, "style": None},
+                {"beat": _beat, "get_beats": _get_beats},
+                _heartbeat,
+            ),
         ]
     )

@@ -23,6 +23,7 @@ __all__ = [
     "queue_full",
     "replay_in_flight",
     "replay_target_not_step",
+    "schedule_not_found",
     "state_not_enabled",
     "step_not_found",
     "table_not_found",
@@ -108,3 +109,7 @@ def definition_not_found(name: str) -> InspectorError:
 
 def queue_full(max_size: int) -> InspectorError:
     return InspectorError(409, "queue", "full", f"the queue holds its maximum of {max_size}")
+
+
+def schedule_not_found(schedule_id: str) -> InspectorError:
+    return InspectorError(404, "schedule", "not_found", f"no schedule {schedule_id!r}")

@@ -7,7 +7,7 @@ For people debugging the wire (PROTOCOL.md §1-§5)::
     actorscope frame convert --direction ... --to-version N [HEX]
 
 ``decode`` prints ``{"version": V, "message": ...}`` in the JSON form of
-``../shared/vectors/`` with the message *at its own version* (not upgraded),
+``tests/vectors/`` with the message *at its own version* (not upgraded),
 so ``decode`` then ``encode`` gives back the same bytes. ``--version N`` reads
 a negotiated-mode payload (no u16 prefix). ``convert`` steps a frame through
 the adjacent converters to version N and prints the resulting frame, which is
@@ -39,7 +39,7 @@ class ItemError(ValueError):
 
 
 _DESCRIPTION = """\
-Decode, encode and convert captured inspector frames (PROTOCOL.md §1-§5).
+Decode, encode and convert captured inspector frames (docs/PROTOCOL.md §1-§5).
 
   decode   print {"version", "message"}: the message at its own version
   encode   print the hex frame of a JSON message
@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
     dec = actions.add_parser(
         "decode",
         help="print a frame as JSON (the message at its own version)",
-        description="Print {\"version\": V, \"message\": ...} for each frame "
+        description='Print {"version": V, "message": ...} for each frame '
         "(JSON Lines when reading stdin).",
     )
     _add_direction(dec)
@@ -80,8 +80,8 @@ def register(subparsers: Any) -> None:
     enc = actions.add_parser(
         "encode",
         help="print the hex frame of a JSON message",
-        description="JSON is the message form ({\"body\": ...}) or {\"version\": V, "
-        "\"message\": ...} as decode prints it.",
+        description='JSON is the message form ({"body": ...}) or {"version": V, '
+        '"message": ...} as decode prints it.',
     )
     _add_direction(enc)
     enc.add_argument(
@@ -100,7 +100,8 @@ def register(subparsers: Any) -> None:
 
     conv = actions.add_parser(
         "convert",
-        help="convert a frame to another version (an Error frame where PROTOCOL.md §5 says so)",
+        help="convert a frame to another version (an Error frame where docs/PROTOCOL.md §5 "
+        "says so)",
         description="Decode an embedded-mode frame of any version, apply the adjacent "
         "converters one step at a time to version N and print the resulting frame.",
     )
@@ -219,11 +220,11 @@ def _parse_message(item: str, default_version: int | None) -> tuple[int, Any]:
     if isinstance(obj, dict) and "message" in obj:
         extra = set(obj) - {"version", "message"}
         if extra:
-            raise ItemError(f"unknown key {sorted(extra)[0]!r} beside \"message\"")
+            raise ItemError(f'unknown key {sorted(extra)[0]!r} beside "message"')
         own = obj.get("version")
         if own is not None:
             if type(own) is not int:
-                raise ItemError("\"version\" must be an integer")
+                raise ItemError('"version" must be an integer')
             if default_version is not None and own != default_version:
                 raise ItemError(f"the item says version {own} but --version is {default_version}")
             version = own

@@ -6,7 +6,7 @@ every refusal is an ``InspectorError`` rendered as ``{"group", "code",
 "message"}`` with its status, never a bare 500. The handlers only call the
 ``ActorInspector`` façade, like the WebSocket inspector does; replays go
 through the actor's ``ReplayOperator`` (``replay_ops.py``), which also serves
-issue #5's additions: ``{"step", "dryRun", "reason"}`` in the replay body,
+the operator additions: ``{"step", "dryRun", "reason"}`` in the replay body,
 ``GET /inspector/workflow/replays`` (the audit) and
 ``GET /inspector/workflow-history?attempt=N`` (an archived attempt).
 """
@@ -28,7 +28,8 @@ from .actor import ActorInstance
 from .directory import ActorSystem
 from .inspector_api import CredentialClass
 from .jsonvalues import history_to_json, to_jsonable
-from .replay_ops import ReplayOperator, ReplayRequestBody
+from .replay_ops import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ReplayOperator, ReplayRequestBody
+from .schedule_json import fire_to_json, schedule_to_json
 
 __all__ = [
     "authorized_actor",
@@ -225,7 +226,7 @@ def _operator(actor: ActorInstance) -> ReplayOperator:
 
 async def _get_history(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
     if "attempt" in request.query_params:
-        # Issue #5: an archived attempt (what a replay discarded).
+        # Operator tooling: an archived attempt (what a replay discarded).
         number = query_int(request, "attempt", 0, maximum=2**31 - 1)
         return await _operator(actor).attempt_json(number)
     history = await actor.workflow_history()
@@ -236,13 +237,18 @@ async def _get_history(request: Request, actor: ActorInstance, _: CredentialClas
 
 
 async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialClass) -> Any:
-    """§8 replay, plus issue #5's ``step``, ``dryRun`` and ``reason``."""
+    """§8 replay, plus the operator's ``step``, ``dryRun`` and ``reason``."""
     body = ReplayRequestBody.from_json(await read_json_object(request, required=False))
     operator = _operator(actor)
     if body.dry_run:
         return await operator.preview(body, credential=cred, transport="http")
     outcome = await operator.replay(
-        body.entry_id, step=body.step, reason=body.reason, credential=cred, transport="http"
+        body.entry_id,
+        step=body.step,
+        reason=body.reason,
+        restore_state=body.restore_state,
+        credential=cred,
+        transport="http",
     )
     return {
         "history": history_to_json(outcome.snapshot),
@@ -250,11 +256,19 @@ async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialC
         "boundary": outcome.boundary,
         "discarded": outcome.discarded,
         "attempt": outcome.attempt,
+        "stateRestored": outcome.state_restored,
     }
 
 
 async def _get_replays(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
-    return {"replays": await _operator(actor).replays()}
+    """The audit, paged: ``?limit=N`` newest N (default 50, at most 200), ``?before=SEQ``."""
+    limit = query_int(request, "limit", DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    if limit < 1:
+        raise errors.invalid_request(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    before = None
+    if request.query_params.get("before"):
+        before = query_int(request, "before", 0, maximum=2**63 - 1)
+    return await _operator(actor).replays(limit, before)
 
 
 async def _get_schema(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
@@ -268,6 +282,26 @@ async def _get_rows(request: Request, actor: ActorInstance, _: CredentialClass) 
     limit = query_int(request, "limit", 100)
     offset = query_int(request, "offset", 0, maximum=2**63 - 1)
     return {"rows": to_jsonable(await actor.database_rows(table, limit, offset))}
+
+
+async def _get_schedules(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
+    return {"schedules": [schedule_to_json(s) for s in await actor.schedules()]}
+
+
+async def _get_schedule_history(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
+    schedule_id = request.path_params["scheduleId"]
+    fires = await actor.schedule_history(schedule_id, query_int(request, "limit", 100))
+    return {"scheduleId": schedule_id, "history": [fire_to_json(f) for f in fires]}
+
+
+async def _delete_schedule(request: Request, actor: ActorInstance, _: CredentialClass) -> Any:
+    schedule_id = request.path_params["scheduleId"]
+    kind = request.query_params.get("kind", "")
+    deleted = await actor.delete_schedule(schedule_id, kind)
+    if not deleted and not actor.scheduler.exists(schedule_id):
+        # §9.8: an unknown id is a 404; a known id of another kind is ``deleted: false``.
+        raise errors.schedule_not_found(schedule_id)
+    return {"scheduleId": schedule_id, "deleted": deleted}
 
 
 _ROUTES: tuple[tuple[str, str, Handler], ...] = (
@@ -284,6 +318,10 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/inspector/workflow/replays", _get_replays),
     ("GET", "/inspector/database/schema", _get_schema),
     ("GET", "/inspector/database/rows", _get_rows),
+    # docs/PROTOCOL.md §9.8; ``:path`` because a schedule's name may hold a slash.
+    ("GET", "/inspector/schedules", _get_schedules),
+    ("GET", "/inspector/schedules/{scheduleId:path}/history", _get_schedule_history),
+    ("DELETE", "/inspector/schedules/{scheduleId:path}", _delete_schedule),
 )
 
 

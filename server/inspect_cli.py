@@ -3,7 +3,7 @@
 ``actorscope inspect --url URL --actor ID [--token T] COMMAND`` (or
 ``--name NAME --key KEY``; ``ACTORSCOPE_URL`` / ``ACTORSCOPE_TOKEN`` from the
 environment). One-shot commands go through the HTTP API (PROTOCOL.md §8 and
-the operator routes of issue #5); ``watch`` holds a WebSocket inspector
+the operator routes: replay by path, dry run, audit); ``watch`` holds a WebSocket inspector
 connection (``actorscope.client``) and redraws as pushes arrive.
 
 Exit codes: 0 ok; 1 the server refused or failed (its ``group.code`` is
@@ -35,6 +35,12 @@ from actorscope.client.render import (
     schema_tables,
     style_for,
     to_text,
+)
+from actorscope.client.schedule_view import (
+    FIRE_HEADERS,
+    SCHEDULE_HEADERS,
+    fire_rows,
+    schedule_rows,
 )
 from actorscope.client.watch import watch
 
@@ -116,7 +122,25 @@ def register(subparsers: Any) -> None:
     replay.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
     replay.add_argument("--reason", metavar="TEXT", help="recorded in the replay audit")
     replay.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    commands.add_parser("replays", parents=[common], help="the replay audit, newest first")
+    replay.add_argument(
+        "--restore-state",
+        action="store_true",
+        help="also rewind the actor state to the boundary (actors with state checkpoints); "
+        "the preview shows the state diff",
+    )
+    replays = commands.add_parser(
+        "replays", parents=[common], help="the replay audit, newest first (paged)"
+    )
+    replays.add_argument("--limit", type=int, metavar="N", help="records per page")
+    replays.add_argument("--before", type=int, metavar="SEQ", help="only records older than SEQ")
+    replays.add_argument("--all", action="store_true", help="every record (reads all pages)")
+    schedules = commands.add_parser(
+        "schedules", parents=[common], help="pending schedules, or one schedule's fires"
+    )
+    schedules.add_argument(
+        "--history", metavar="ID", help="show the fires of schedule ID instead, oldest first"
+    )
+    schedules.add_argument("--limit", type=int, default=100, help="fires to show (1-1000)")
     parser.set_defaults(handler=run)
 
 
@@ -334,7 +358,9 @@ def _replay(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int
         if answer not in ("y", "yes"):
             print("not replayed", file=sys.stderr)
             return EXIT_REFUSED
-    result = actor.replay(args.entry_id, step=args.step, reason=args.reason)
+    result = actor.replay(
+        args.entry_id, step=args.step, reason=args.reason, restore_state=args.restore_state
+    )
     if _json(args):
         _print_json(result)
         return EXIT_OK
@@ -343,6 +369,8 @@ def _replay(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int
     text = f"replayed: {discarded} entr{'y' if discarded == 1 else 'ies'} discarded"
     if attempt is not None:
         text += f", archived as attempt {attempt} (history --diff {attempt})"
+    if result.get("stateRestored"):
+        text += "; state restored"
     print(style.paint(text, "green"))
     return EXIT_OK
 
@@ -358,8 +386,12 @@ def _preview(actor: HttpInspector, args: argparse.Namespace) -> Any:
     have changed in between and it could then replay unconfirmed.)
     """
     if args.dry_run:
-        return actor.replay(args.entry_id, step=args.step, dry_run=True)
+        return actor.replay(
+            args.entry_id, step=args.step, dry_run=True, restore_state=args.restore_state
+        )
     body: dict[str, Any] = {"dryRun": True, "auditRefusal": True}
+    if args.restore_state:
+        body["restoreState"] = True
     if args.entry_id is not None:
         body["entryId"] = args.entry_id
     if args.step is not None:
@@ -371,7 +403,7 @@ def _preview(actor: HttpInspector, args: argparse.Namespace) -> Any:
 
 
 def _require_operator_routes(actor: HttpInspector) -> None:
-    """Refuse before replaying on a server without the issue #5 routes.
+    """Refuse before replaying on a server without the operator routes.
 
     A plain §8 server ignores ``dryRun`` and ``step`` and would replay for
     real (from the start); the audit route tells the two apart.
@@ -390,11 +422,42 @@ def _require_operator_routes(actor: HttpInspector) -> None:
 
 
 def _replays(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
-    result = actor.replays()
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if args.all:
+        if args.before is not None:
+            raise UsageError("give --all or --before, not both")
+        result: Any = {"replays": list(actor.iter_replays(args.limit)), "nextBefore": None}
+    else:
+        result = actor.replays(args.limit, args.before)
     if _json(args):
         _print_json(result)
+        return EXIT_OK
+    print(render_replays(result.get("replays") or [], style))
+    if result.get("nextBefore") is not None:
+        print(style.paint(f"older records: replays --before {result['nextBefore']}", "dim"))
+    return EXIT_OK
+
+
+def _schedules(args: argparse.Namespace, actor: HttpInspector, style: Style) -> int:
+    if args.history is not None:
+        result = actor.schedule_history(args.history, args.limit)
+        history = result.get("history") or []
+        if _json(args):
+            _print_json(result)
+        elif not history:
+            print(f"schedule {args.history} has not fired yet")
+        else:
+            print(render_table(FIRE_HEADERS, fire_rows(history), style))
+        return EXIT_OK
+    result = actor.schedules()
+    schedules = result.get("schedules") or []
+    if _json(args):
+        _print_json(result)
+    elif not schedules:
+        print("(no schedules)")
     else:
-        print(render_replays(result.get("replays") or [], style))
+        print(render_table(SCHEDULE_HEADERS, schedule_rows(schedules), style))
     return EXIT_OK
 
 
@@ -437,4 +500,5 @@ _COMMANDS = {
     "watch": _watch,
     "replay": _replay,
     "replays": _replays,
+    "schedules": _schedules,
 }

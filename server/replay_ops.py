@@ -1,6 +1,6 @@
 """Replay as an operator uses it: by path, dry run, with a reason, audited, archived.
 
-Issue #5 "Replay features beyond the protocol". The v1-v4 WebSocket messages
+Replay features beyond the protocol. The v1-v4 WebSocket messages
 stay as PROTOCOL.md specifies; these features live in the HTTP API and the
 CLI. Both transports replay through ``ReplayOperator.replay`` (the actor
 façade's ``replay`` delegates to it), so every replay — and every refusal —
@@ -20,7 +20,15 @@ lands in the audit log, whichever transport asked:
   audit like one refused by the replay request itself, and the flag says
   nothing reached the workflow. A plain preview (``--dry-run``) stays out of
   the audit: it was never a replay attempt;
-* **reason and audit** — ``server/audit.py``;
+* **reason and audit** — ``server/audit.py``. Every body field is checked
+  before anything happens (types, lengths, text that can be stored), and a
+  replay's audit record is written in the rewind's own batch (the engine's
+  ``rewind`` ``prepare`` hook): both are stored or neither, a crash included.
+  The record is built from the plan the engine applied inside its lock, so
+  concurrent replays each record their own attempt and discarded count;
+* **state restore** — ``{"restoreState": true}`` on an actor defined with
+  ``state_checkpoints`` rewinds the actor state to its checkpoint at the
+  boundary, in the same batch; a dry run with it shows the state diff;
 * **archived attempts** — the engine archives what a replay discards as
   attempt N (``list_attempts`` / ``load_attempt``); ``GET
   /inspector/workflow-history?attempt=N`` reads one back.
@@ -28,32 +36,47 @@ lands in the audit log, whichever transport asked:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-from actorscope.engine import (
-    AttemptInfo,
+from actorscope.engine.attempts import AttemptInfo, list_attempts, load_attempt
+from actorscope.engine.driver import Driver
+from actorscope.engine.errors import (
     AttemptNotFound,
     EngineError,
     ReplayInFlight,
     ReplayTargetNotStep,
+    StateCheckpointsDisabled,
+    StateCheckpointUnavailable,
     StepNotFound,
-    list_attempts,
-    load_attempt,
-    plan_replay,
-    resolve_path,
+    WorkflowBusy,
 )
-from actorscope.engine.driver import Driver
 from actorscope.engine.model import kind_name
+from actorscope.engine.paths import resolve_path
+from actorscope.engine.replay import (
+    ReplayApplied,
+    ReplayCommitted,
+    ReplayDecision,
+    ReplayPlan,
+    ReplayPrepare,
+    plan_replay,
+)
 
 from . import errors
 from .audit import ReplayAudit, ReplayAuditRecord
+from .jsonvalues import to_jsonable
+from .replay_body import ReplayRequestBody
+from .state_diff import state_diff
 
 if TYPE_CHECKING:
-    from actorscope.engine import HistorySnapshot
+    from actorscope.engine.snapshot import HistorySnapshot
 
 __all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "PAGE_BUDGET_BYTES",
     "ReplayOperator",
     "ReplayOutcome",
     "ReplayRequestBody",
@@ -64,53 +87,33 @@ __all__ = [
 ]
 
 
+#: ``GET …/workflow/replays``: records per page by default, at most, and the
+#: byte budget of one answer (a page stops early rather than pass it).
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+PAGE_BUDGET_BYTES = 256 * 1024
+
+
 class ReplayTarget(Protocol):
     """What the operator needs of an actor's workflow (the server's workflow host)."""
 
     async def history(self) -> HistorySnapshot: ...
 
-    async def replay(self, entry_id: str | None) -> HistorySnapshot: ...
+    async def rewind(
+        self,
+        entry_id: str | None,
+        *,
+        path: str | None,
+        restore_state: bool,
+        prepare: ReplayPrepare,
+        committed: ReplayCommitted,
+    ) -> ReplayApplied:
+        """The engine's ``rewind`` (its ``EngineError``s pass through)."""
+        ...
 
-
-@attrs.frozen
-class ReplayRequestBody:
-    """The body of ``POST /inspector/workflow/replay`` (PROTOCOL.md §8 plus issue #5)."""
-
-    entry_id: str | None = None
-    step: str | None = None
-    dry_run: bool = False
-    reason: str | None = None
-    audit_refusal: bool = False
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> ReplayRequestBody:
-        """Check the types; refusals are 400 ``request.invalid``."""
-        entry_id, step = body.get("entryId"), body.get("step")
-        dry_run, reason = body.get("dryRun", False), body.get("reason")
-        if entry_id is not None and not isinstance(entry_id, str):
-            raise errors.invalid_request("'entryId' must be a string or null")
-        if step is not None and (not isinstance(step, str) or not step.strip("/")):
-            raise errors.invalid_request("'step' must be a non-empty location path")
-        if entry_id is not None and step is not None:
-            raise errors.invalid_request("give 'entryId' or 'step', not both")
-        if not isinstance(dry_run, bool):
-            raise errors.invalid_request("'dryRun' must be a boolean")
-        if reason is not None and not isinstance(reason, str):
-            raise errors.invalid_request("'reason' must be a string")
-        audit_refusal = body.get("auditRefusal", False)
-        if not isinstance(audit_refusal, bool):
-            raise errors.invalid_request("'auditRefusal' must be a boolean")
-        if audit_refusal and not dry_run:
-            raise errors.invalid_request(
-                "'auditRefusal' applies to a dry run (a replay's refusals are always audited)"
-            )
-        return cls(
-            entry_id=entry_id,
-            step=step,
-            dry_run=dry_run,
-            reason=reason,
-            audit_refusal=audit_refusal,
-        )
+    async def restore_preview(self, snapshot: HistorySnapshot, plan: ReplayPlan) -> tuple[Any, Any]:
+        """(current state, state a restore with ``plan`` would write)."""
+        ...
 
 
 @attrs.frozen
@@ -122,17 +125,33 @@ class ReplayOutcome:
     discarded: int
     attempt: int | None
     record: ReplayAuditRecord
+    state_restored: bool = False
 
 
-def engine_refusal(exc: EngineError) -> errors.InspectorError:
+def engine_refusal(exc: EngineError, step: str | None = None) -> errors.InspectorError:
     """The §8 status and code of an engine refusal (never a bare 500)."""
     match exc:
+        case StepNotFound() if step is not None:
+            closest = ", ".join(exc.closest) if exc.closest else "none"
+            return errors.step_not_found(
+                f"no workflow entry at path {step!r}; closest existing paths: {closest}"
+            )
         case StepNotFound():
             return errors.step_not_found(str(exc))
         case ReplayTargetNotStep():
             return errors.replay_target_not_step(str(exc))
-        case ReplayInFlight():
+        case ReplayInFlight() | WorkflowBusy():
             return errors.replay_in_flight(str(exc))
+        case StateCheckpointsDisabled():
+            return errors.InspectorError(
+                400,
+                "workflow",
+                "state_checkpoints_disabled",
+                "this actor keeps no state checkpoints, so its state cannot be restored "
+                "(define it with state_checkpoints=True)",
+            )
+        case StateCheckpointUnavailable():
+            return errors.InspectorError(409, "workflow", "state_checkpoint_unavailable", str(exc))
     return errors.InspectorError(409, "workflow", "replay_refused", str(exc))
 
 
@@ -152,7 +171,7 @@ class ReplayOperator:
     """Path targeting, dry runs, audit and archived attempts for one actor's workflow.
 
     Args:
-        target: the actor's workflow (``history()`` / ``replay(entry_id)``).
+        target: the actor's workflow (``history()`` / ``rewind(...)``).
         audit: the actor's replay log.
         driver: the workflow's engine driver (where attempts are archived).
         history_json: renders a snapshot in the §8 JSON form (user values decoded).
@@ -178,27 +197,40 @@ class ReplayOperator:
         try:
             return resolve_path(snapshot, step.strip("/"))
         except StepNotFound as exc:
-            closest = ", ".join(exc.closest) if exc.closest else "none"
-            raise errors.step_not_found(
-                f"no workflow entry at path {step!r}; closest existing paths: {closest}"
-            ) from None
+            raise engine_refusal(exc, step) from None
 
-    async def dry_run(self, entry_id: str | None = None, step: str | None = None) -> dict[str, Any]:
-        """What a replay would do, as the HTTP API answers it; changes nothing."""
+    async def dry_run(
+        self, entry_id: str | None = None, step: str | None = None, restore_state: bool = False
+    ) -> dict[str, Any]:
+        """What a replay would do, as the HTTP API answers it; changes nothing.
+
+        With ``restore_state`` the answer adds ``state``: the current state,
+        the one the replay would restore, and the ``diff`` between them.
+        """
         target = await self.resolve(entry_id, step)
         snapshot = await self._target.history()
         try:
             plan = plan_replay(snapshot, target)
+            answer: dict[str, Any] = {
+                "dryRun": True,
+                "target": None if target is None else entry_view(snapshot, target),
+                "boundary": None
+                if plan.boundary_id is None
+                else entry_view(snapshot, plan.boundary_id),
+                "discard": [entry_view(snapshot, d) for d in plan.discarded_ids],
+                "history": self.history_json(snapshot),
+                "restoreState": restore_state,
+            }
+            if restore_state:
+                current, restored = await self._target.restore_preview(snapshot, plan)
+                answer["state"] = {
+                    "current": to_jsonable(current),
+                    "restored": to_jsonable(restored),
+                    "diff": to_jsonable(state_diff(current, restored)),
+                }
         except EngineError as exc:
             raise engine_refusal(exc) from None
-        boundary = plan.boundary_id
-        return {
-            "dryRun": True,
-            "target": None if target is None else entry_view(snapshot, target),
-            "boundary": None if boundary is None else entry_view(snapshot, boundary),
-            "discard": [entry_view(snapshot, d) for d in plan.discarded_ids],
-            "history": self.history_json(snapshot),
-        }
+        return answer
 
     async def preview(
         self, body: ReplayRequestBody, *, credential: str, transport: str
@@ -209,13 +241,12 @@ class ReplayOperator:
         the module docstring: the preview of a replay the operator asked for).
         """
         try:
-            return await self.dry_run(body.entry_id, body.step)
+            return await self.dry_run(body.entry_id, body.step, body.restore_state)
         except errors.InspectorError as exc:
             if body.audit_refusal:
                 await self._audit_refusal(
                     exc,
                     target={"entryId": body.entry_id, "step": body.step},
-                    boundary=None,
                     reason=body.reason,
                     credential=credential,
                     transport=transport,
@@ -229,67 +260,89 @@ class ReplayOperator:
         *,
         step: str | None = None,
         reason: str | None = None,
+        restore_state: bool = False,
         credential: str,
         transport: str,
     ) -> ReplayOutcome:
-        """Rewind the workflow and audit it; a refusal is audited, then raised.
+        """Rewind the workflow, its audit record in the same atomic batch.
+
+        The engine plans inside the workflow's lock and hands the plan and
+        the attempt number to ``prepare``, which builds the record from
+        exactly those; the record is written with the rewind or not at all.
+        A refusal is audited (on its own), then raised.
 
         Raises:
-            InspectorError: ``workflow.step_not_found`` (404),
+            InspectorError: ``request.invalid`` (400, nothing audited: the
+                reason cannot be recorded), ``workflow.step_not_found`` (404),
                 ``workflow.replay_target_not_step`` (400),
-                ``workflow.replay_in_flight`` (409).
+                ``workflow.replay_in_flight`` (409),
+                ``workflow.state_checkpoints_disabled`` (400),
+                ``workflow.state_checkpoint_unavailable`` (409).
         """
+        # The same checks as the HTTP body's, for every transport: a target
+        # or reason the audit could not hold is refused before anything.
+        ReplayRequestBody.from_json({"entryId": entry_id, "step": step, "reason": reason})
+        await self.audit.open()
         target_json = {"entryId": entry_id, "step": step}
-        boundary: dict[str, Any] | None = None
-        discarded = 0
+        made: list[tuple[ReplayAuditRecord, dict[str, Any] | None]] = []
+
+        def prepare(decision: ReplayDecision) -> list[Any]:
+            plan, view = decision.plan, decision.before
+            boundary = None
+            if plan.boundary_id is not None:
+                boundary = entry_view(view, plan.boundary_id)
+                del boundary["status"]
+            record, ops = self.audit.done_ops(
+                transport=transport,
+                credential=credential,
+                target={"entryId": plan.target_id, "step": step},
+                boundary=boundary,
+                discarded=len(plan.discarded_ids),
+                reason=reason,
+                attempt=decision.attempt,
+                state_restored=decision.restored_state is not None,
+            )
+            made.append((record, boundary))
+            return ops
+
+        def committed(_decision: ReplayDecision) -> None:
+            self.audit.done_committed(made[-1][0])
 
         try:
-            resolved = await self.resolve(entry_id, step)
-            before = await self._target.history()
             try:
-                plan = plan_replay(before, resolved)
+                applied = await self._target.rewind(
+                    entry_id,
+                    path=None if step is None else step.strip("/"),
+                    restore_state=restore_state,
+                    prepare=prepare,
+                    committed=committed,
+                )
             except EngineError as exc:
-                raise engine_refusal(exc) from None
-            if plan.boundary_id is not None:
-                boundary = entry_view(before, plan.boundary_id)
-            discarded = len(plan.discarded_ids)
-            if step is not None:
-                target_json["entryId"] = resolved
-            archived_before = await self._last_attempt()
-            try:
-                after = await self._target.replay(resolved)
-            except EngineError as exc:
-                raise engine_refusal(exc) from None
+                raise engine_refusal(exc, step) from None
         except errors.InspectorError as exc:
             await self._audit_refusal(
                 exc,
                 target=target_json,
-                boundary=boundary,
                 reason=reason,
                 credential=credential,
                 transport=transport,
             )
             raise exc from None
-        last = await self._last_attempt()
-        attempt = last if last is not None and last != archived_before else None
-        record = await self.audit.append(
-            transport=transport,
-            credential=credential,
-            target=target_json,
-            boundary=boundary,
-            discarded=discarded,
-            reason=reason,
-            result="done",
-            attempt=attempt,
+        record, boundary = made[-1]
+        return ReplayOutcome(
+            applied.snapshot,
+            boundary,
+            len(applied.plan.discarded_ids),
+            applied.attempt,
+            record,
+            applied.restored_state is not None,
         )
-        return ReplayOutcome(after, boundary, discarded, attempt, record)
 
     async def _audit_refusal(
         self,
         exc: errors.InspectorError,
         *,
         target: dict[str, Any],
-        boundary: dict[str, Any] | None,
         reason: str | None,
         credential: str,
         transport: str,
@@ -299,7 +352,7 @@ class ReplayOperator:
             transport=transport,
             credential=credential,
             target=target,
-            boundary=boundary,
+            boundary=None,
             discarded=0,
             reason=reason,
             result="refused",
@@ -307,17 +360,31 @@ class ReplayOperator:
             dry_run=dry_run,
         )
 
-    async def replays(self) -> list[dict[str, Any]]:
-        """The audit, newest first, in the HTTP API's form."""
-        return [r.to_json() for r in await self.audit.records()]
+    async def replays(
+        self, limit: int = DEFAULT_PAGE_SIZE, before: int | None = None
+    ) -> dict[str, Any]:
+        """One page of the audit, newest first: ``{"replays": [...], "nextBefore"}``.
+
+        ``nextBefore`` is the ``before`` that reads the next (older) page,
+        ``null`` on the last one. A page also ends early once its records
+        pass ``PAGE_BUDGET_BYTES`` of JSON.
+        """
+        records, more = await self.audit.page(limit, before)
+        out: list[dict[str, Any]] = []
+        size = 0
+        for record in records:
+            item = record.to_json()
+            length = len(json.dumps(item, ensure_ascii=False).encode())
+            if out and size + length > PAGE_BUDGET_BYTES:
+                more = True
+                break
+            out.append(item)
+            size += length
+        return {"replays": out, "nextBefore": out[-1]["seq"] if more and out else None}
 
     async def attempts(self) -> list[AttemptInfo]:
         """The archived attempts still kept, oldest first."""
         return await list_attempts(self._driver)
-
-    async def _last_attempt(self) -> int | None:
-        attempts = await list_attempts(self._driver)
-        return attempts[-1].number if attempts else None
 
     async def attempt(self, number: int) -> tuple[AttemptInfo, HistorySnapshot]:
         """Archived attempt ``number``: its record and the entries it discarded.

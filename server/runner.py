@@ -25,6 +25,7 @@ from actorscope.protocol.values import MsgpackCodec, ValueCodec
 from .app import build_app
 from .definitions import Registry
 from .directory import ActorSystem
+from .event_stream import end_event_streams
 from .store import ActorStore
 from .traces import DEFAULT_TRACE_CAPACITY
 from .ws_transport import CoalescingWebSocketProtocol
@@ -51,7 +52,7 @@ class ServerConfig:
         value_codec: encodes user values on the inspector wire (§7).
         create: (name, key) actors to create (or reopen) at start.
         trace_capacity: spans kept per actor.
-        keep_attempts: archived replay attempts kept per workflow (issue #5).
+        keep_attempts: archived replay attempts kept per workflow.
     """
 
     registry: Registry
@@ -116,6 +117,8 @@ class RunningServer:
         if self._stopped:
             return
         self._stopped = True
+        # Event streams never end by themselves: end them, or shutdown waits.
+        end_event_streams(self._server.config.app)
         self._server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

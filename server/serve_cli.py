@@ -1,12 +1,12 @@
 """``actorscope serve``: run a server in the foreground and print where to connect.
 
-Auth (PROTOCOL.md §6): outside ``--dev``, the server always has a server-wide
+Auth (docs/PROTOCOL.md §6): outside ``--dev``, the server always has a server-wide
 token. ``--inspector-token T`` sets it; otherwise the token stored in the
 data directory (``server-token``) is reused, or a new one is generated,
 stored there (mode 0600) and printed once. ``--dev`` with no token turns
 auth off and says so.
 
-``--keep-attempts N`` bounds the archive of what replays discarded (issue #5):
+``--keep-attempts N`` bounds the archive of what replays discarded:
 each workflow keeps its newest N attempts (default 20); an older one answers
 404 ``workflow.attempt_not_found``.
 """
@@ -151,6 +151,7 @@ def print_banner(server: RunningServer, token_source: str, out: TextIO) -> None:
     url, ws = server.url, server.ws_url
     token_path = server.config.data_dir / TOKEN_FILE
     lines = [
+        f"web inspector: {url}/ui/",
         f"actorscope serving on {url} (HTTP and WebSocket on one port)",
         f"data directory: {server.config.data_dir.resolve()}",
         f"inspector protocol: v1-v{server.config.max_protocol_version}",

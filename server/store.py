@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import msgpack
 from actorscope.engine import SQLiteDriver
-from actorscope.engine.driver import Delete, Set
+from actorscope.engine.driver import Delete, Linked, Set
 
 from .traces import Span
 
@@ -109,6 +109,10 @@ class ActorStore:
 
     async def save_state(self, actor_id: str, encoded: bytes) -> None:
         await self._kv.set(_key("state", actor_id), encoded)
+
+    def state_write(self, actor_id: str, encoded: bytes) -> Linked:
+        """The state write as an op of another namespace's batch (a replay's restore)."""
+        return Linked(self._kv, [Set(_key("state", actor_id), encoded)])
 
     # spans -----------------------------------------------------------------
 

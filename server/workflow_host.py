@@ -5,14 +5,18 @@ What the actor gets from here:
 * the runner itself (started with the actor, so a workflow that was asleep or
   waiting for a message when the process died resumes on its persisted alarm),
 * the queue (``send`` with a bound, ``queue_status`` for the inspector),
-* replay, with the engine's refusals mapped to PROTOCOL.md §8 codes, and
-  the operator layer on top (``replay_ops.ReplayOperator``: by path, dry run,
+* replay (the engine's ``rewind``: the state restore and the operator's
+  audit record written in the rewind's own batch), and the operator layer
+  on top (``replay_ops.ReplayOperator``: by path, dry run,
   audit in the namespace ``audit/{actorId}``, archived attempts) that every
   transport's replay goes through,
 * on every history write: ``HistoryChanged``, ``QueueChanged`` when the queue
   size moved, the actor state saved if a step changed it, and a span for
   every step attempt that finished (ENGINE.md metadata: lastAttemptAt,
-  completedAt, status).
+  completedAt, status),
+* state checkpoints, when the definition opts in (``state_checkpoints``): the
+  engine captures the actor's live state after every step, and a replay with
+  ``restore_state`` writes the boundary's checkpoint back as the actor state.
 """
 
 from __future__ import annotations
@@ -21,17 +25,19 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from actorscope.engine import (
-    HistorySnapshot,
-    ReplayInFlight,
-    ReplayTargetNotStep,
-    StepNotFound,
-    WorkflowContext,
-    WorkflowRunner,
-)
-from actorscope.engine.errors import WorkflowBusy
+from actorscope.engine import HistorySnapshot, WorkflowContext, WorkflowRunner
+from actorscope.engine.checkpoints import StateCheckpoints
+from actorscope.engine.errors import StateCheckpointsDisabled
 from actorscope.engine.model import EntryStatus, StepKind
-from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
+from actorscope.engine.replay import (
+    DEFAULT_KEEP_ATTEMPTS,
+    ReplayApplied,
+    ReplayCommitted,
+    ReplayDecision,
+    ReplayPlan,
+    ReplayPrepare,
+    preview_restore,
+)
 
 from . import errors
 from .audit import ReplayAudit
@@ -39,7 +45,7 @@ from .definitions import Workflow
 from .inspector_api import HistoryChanged, QueueChanged, QueueInfo, QueueMessageInfo
 from .jsonvalues import history_to_json
 from .replay_ops import ReplayOperator
-from .store import ActorStore
+from .store import ActorStore, unpack
 from .traces import Span
 
 if TYPE_CHECKING:
@@ -77,6 +83,11 @@ class WorkflowHost:
         self.operator = ReplayOperator(
             self, ReplayAudit(self._audit_driver), self._driver, history_to_json
         )
+        self._store = store
+        keep = actor.definition.state_checkpoints
+        checkpoints = None
+        if keep and actor.is_state_enabled:
+            checkpoints = StateCheckpoints(actor.encoded_live_state, keep=keep)
 
         async def run(wctx: WorkflowContext, _input: Any) -> Any:
             return await workflow(wctx, wctx.env)
@@ -89,6 +100,7 @@ class WorkflowHost:
             env=self._context,
             on_history_updated=self._history_updated,
             keep_attempts=keep_attempts,
+            state_checkpoints=checkpoints,
         )
 
     async def start(self) -> None:
@@ -172,17 +184,51 @@ class WorkflowHost:
 
     # replay -----------------------------------------------------------------------
 
-    async def replay(self, entry_id: str | None) -> HistorySnapshot:
-        """Rewind through the engine; its refusals become §8 ``InspectorError``s.
+    async def rewind(
+        self,
+        entry_id: str | None,
+        *,
+        path: str | None,
+        restore_state: bool,
+        prepare: ReplayPrepare,
+        committed: ReplayCommitted,
+    ) -> ReplayApplied:
+        """The engine's rewind, with the restored state written in its batch.
 
         This is the bare rewind ``ReplayOperator`` calls; callers go through
-        ``operator.replay`` so that the replay is audited and archived.
+        ``operator.replay`` so that the replay is audited and archived. With
+        ``restore_state`` no action runs meanwhile (the actor's action lock),
+        so none can write over the restored state.
         """
-        try:
-            return await self.runner.replay(entry_id)
-        except StepNotFound as exc:
-            raise errors.step_not_found(str(exc)) from exc
-        except ReplayTargetNotStep as exc:
-            raise errors.replay_target_not_step(str(exc)) from exc
-        except (ReplayInFlight, WorkflowBusy) as exc:
-            raise errors.replay_in_flight(str(exc)) from exc
+        actor = self._actor
+
+        def prepare_all(decision: ReplayDecision) -> list[Any]:
+            ops = list(prepare(decision))
+            if decision.restored_state is not None:
+                ops.append(self._store.state_write(actor.actor_id, decision.restored_state))
+            return ops
+
+        def committed_all(decision: ReplayDecision) -> None:
+            if decision.restored_state is not None:
+                actor.state_restored(decision.restored_state)
+            committed(decision)
+
+        if not restore_state:
+            return await self.runner.rewind(
+                entry_id, path=path, prepare=prepare_all, committed=committed_all
+            )
+        async with actor.action_lock:
+            return await self.runner.rewind(
+                entry_id,
+                path=path,
+                restore_state=True,
+                prepare=prepare_all,
+                committed=committed_all,
+            )
+
+    async def restore_preview(self, snapshot: HistorySnapshot, plan: ReplayPlan) -> tuple[Any, Any]:
+        """(current state, state a replay with ``plan`` would restore)."""
+        if self.runner.state_checkpoints is None:
+            raise StateCheckpointsDisabled(self.runner.workflow_id)
+        restored = await preview_restore(self._driver, snapshot, plan)
+        return self._actor.state(), unpack(restored)

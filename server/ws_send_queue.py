@@ -2,7 +2,7 @@
 
 Every frame the server sends to one inspector goes through one
 ``SendQueue``; a single writer task (``run``) drains it into the ASGI
-``send``. The queue is bounded both in frames and in bytes (issue 4: a slow
+``send``. The queue is bounded both in frames and in bytes (a slow
 reader must never grow the server's memory without bound):
 
 * pushes (``offer``) come from façade listeners that must not block, so when

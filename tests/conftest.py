@@ -52,7 +52,10 @@ def _install(spec: str) -> Path:
             (target / "package.json").write_text(manifest)
             result = subprocess.run(
                 [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", spec],
-                cwd=target, capture_output=True, text=True, timeout=600,
+                cwd=target,
+                capture_output=True,
+                text=True,
+                timeout=600,
             )
             if result.returncode != 0:
                 pytest.fail(f"npm install {spec} failed:\n{result.stdout}\n{result.stderr}")

@@ -85,6 +85,23 @@ async function httpLoad() {
   return { rate: done / ((performance.now() - started) / 1000), count: done };
 }
 
+// Wait (uncounted) until the re-run has finished: each replay then rewinds a
+// completed three-step history, the same work on both servers.
+async function settled(headers) {
+  const url = job.url.replace(/workflow\/replay$/, "workflow-history");
+  const deadline = performance.now() + 10000;
+  while (performance.now() < deadline) {
+    await new Promise((res) => setTimeout(res, job.settleMs));
+    const r = await request(url, "GET", headers);
+    if (r.status !== 200) continue;
+    const history = JSON.parse(r.body).history;
+    const metas = Object.values(history?.entryMetadata ?? {});
+    const done = metas.filter((m) => String(m.status).toLowerCase() === "completed");
+    if ((history?.entries ?? []).length >= 3 && done.length >= 3) return;
+  }
+  throw new Error(`workflow at ${url} did not finish its re-run`);
+}
+
 async function replays() {
   request.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const headers = { authorization: `Bearer ${job.token}`, "content-type": "application/json" };
@@ -95,9 +112,7 @@ async function replays() {
     const t = performance.now() - t0;
     if (r.status !== 200) throw new Error(`POST ${job.url}: ${r.status} ${r.body}`);
     times.push(t);
-    // Let the re-run finish before the next replay, so each one rewinds a
-    // completed three-step history (the same work on both servers).
-    await new Promise((res) => setTimeout(res, job.settleMs));
+    await settled(headers);
   }
   times.sort((a, b) => a - b);
   return { medianMs: times[Math.floor(times.length / 2)], count: times.length };

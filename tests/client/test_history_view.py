@@ -136,3 +136,19 @@ def test_diff_leaves_out_entries_kept_before_the_boundary() -> None:
         "items/~0/reserve-0": "new",
         "items/~1/reserve-1": "new",
     }
+
+
+def test_a_version_check_row_shows_the_resolved_version() -> None:
+    history = {
+        "nameRegistry": ["charge-v2"],
+        "entries": [
+            {
+                "id": "v",
+                "location": [_name(0)],
+                "kind": {"tag": "WorkflowVersionCheckEntry", "val": {"resolved": 1, "latest": 2}},
+            }
+        ],
+        "entryMetadata": {"v": _meta()},
+    }
+    (row,) = history_rows(history)
+    assert (row.path, row.kind, row.detail) == ("charge-v2", "version", "v1 (latest 2)")

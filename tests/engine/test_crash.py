@@ -1,4 +1,4 @@
-"""Crash safety with real processes (issue #3 acceptance, ENGINE.md "Storage").
+"""Crash safety with real processes (docs/ENGINE.md "Storage").
 
 ``crash_worker.py`` runs a small workflow (steps, a loop with a sleep inside,
 a sleep, more steps) on a SQLite file or in a PostgreSQL database (each test

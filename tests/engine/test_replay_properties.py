@@ -21,6 +21,7 @@ from actorscope.engine import (
     ManualClock,
     MemoryDriver,
     StepKind,
+    VersionCheckKind,
     WorkflowContext,
     load_history,
     plan_replay,
@@ -31,10 +32,11 @@ from actorscope.engine.execution import clear_cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-# ("step",) | ("sleep",) | ("loop", iterations, children) | ("join", [children, ...])
+# ("step",) | ("sleep",) | ("version",) | ("loop", iterations, children)
+# | ("join", [children, ...])
 Node: TypeAlias = tuple[Any, ...]
 
-_leaf = st.sampled_from([("step",), ("step",), ("sleep",)])
+_leaf = st.sampled_from([("step",), ("step",), ("sleep",), ("version",)])
 _tree = st.recursive(
     st.lists(_leaf, min_size=1, max_size=3),
     lambda children: st.lists(
@@ -72,6 +74,8 @@ def _workflow(
                 out.append(await ctx.step(name, step, rollback=rollback))
             elif node[0] == "sleep":
                 await ctx.sleep(name, 1)
+            elif node[0] == "version":
+                out.append(await ctx.version(name, latest=2))
             elif node[0] == "join":
 
                 def branch(children: list[Node]) -> Any:
@@ -150,7 +154,10 @@ async def _check(tree: list[Node], runs_before: int, pick: int, cold: bool) -> N
     executed.clear()
     if cold:
         clear_cache()
-    await replay_from_step("prop", driver, target.id, clock=clock)
+    pins = {e.id: e.kind for e in history.entries if isinstance(e.kind, VersionCheckKind)}
+    rewound = await replay_from_step("prop", driver, target.id, clock=clock)
+    # A replay keeps every version check, with its id and recorded value.
+    assert {e.id: e.kind for e in rewound.entries if e.id in pins} == pins
     output = await _run_to_end(wf, driver, clock, cold)
     assert output == expected_output
     runs = Counter(executed)

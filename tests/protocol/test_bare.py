@@ -206,7 +206,7 @@ def test_claimed_2_pow_60_entry_map_fails_at_once() -> None:
 
 # WorkflowEntryMetadata: status PENDING, error absent, attempts 1 (u32), lastAttemptAt 0 and
 # createdAt 0 (u64), completedAt, rollbackCompletedAt and rollbackError absent: 25 bytes.
-_META = bytes.fromhex("00" "00" "01000000" + "00" * 16 + "00" "00" "00")
+_META = bytes.fromhex("000001000000" + "00" * 16 + "000000")
 
 
 def test_history_metadata_literal_is_valid() -> None:

@@ -41,16 +41,50 @@ REQUEST_ERROR = {
 # The ToServer union tag of each request per version (§3), to name the request
 # inside a conversion vector's input frame without using our decoder.
 REQUEST_TAGS = {
-    1: ["PatchStateRequest", "StateRequest", "ConnectionsRequest", "ActionRequest",
-        "EventsRequest", "ClearEventsRequest", "RpcsListRequest"],
-    2: ["PatchStateRequest", "StateRequest", "ConnectionsRequest", "ActionRequest",
-        "RpcsListRequest", "TraceQueryRequest", "QueueRequest", "WorkflowHistoryRequest"],
-    3: ["PatchStateRequest", "StateRequest", "ConnectionsRequest", "ActionRequest",
-        "RpcsListRequest", "TraceQueryRequest", "QueueRequest", "WorkflowHistoryRequest",
-        "DatabaseSchemaRequest", "DatabaseTableRowsRequest"],
-    4: ["PatchStateRequest", "StateRequest", "ConnectionsRequest", "ActionRequest",
-        "RpcsListRequest", "TraceQueryRequest", "QueueRequest", "WorkflowHistoryRequest",
-        "WorkflowReplayRequest", "DatabaseSchemaRequest", "DatabaseTableRowsRequest"],
+    1: [
+        "PatchStateRequest",
+        "StateRequest",
+        "ConnectionsRequest",
+        "ActionRequest",
+        "EventsRequest",
+        "ClearEventsRequest",
+        "RpcsListRequest",
+    ],
+    2: [
+        "PatchStateRequest",
+        "StateRequest",
+        "ConnectionsRequest",
+        "ActionRequest",
+        "RpcsListRequest",
+        "TraceQueryRequest",
+        "QueueRequest",
+        "WorkflowHistoryRequest",
+    ],
+    3: [
+        "PatchStateRequest",
+        "StateRequest",
+        "ConnectionsRequest",
+        "ActionRequest",
+        "RpcsListRequest",
+        "TraceQueryRequest",
+        "QueueRequest",
+        "WorkflowHistoryRequest",
+        "DatabaseSchemaRequest",
+        "DatabaseTableRowsRequest",
+    ],
+    4: [
+        "PatchStateRequest",
+        "StateRequest",
+        "ConnectionsRequest",
+        "ActionRequest",
+        "RpcsListRequest",
+        "TraceQueryRequest",
+        "QueueRequest",
+        "WorkflowHistoryRequest",
+        "WorkflowReplayRequest",
+        "DatabaseSchemaRequest",
+        "DatabaseTableRowsRequest",
+    ],
 }
 
 
@@ -87,7 +121,9 @@ def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
 
 
 def _main(
-    args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     stdin: str | None = None,
 ) -> tuple[int, list[str]]:
     """Call the CLI in-process; returns (exit code, output lines)."""
@@ -108,8 +144,13 @@ def _by_direction() -> dict[str, list[dict[str, Any]]]:
 
 
 def test_decode_argument_with_embedded_prefix() -> None:
-    vector = next(v for v in FRAMES if v["direction"] == "to_client" and v["version"] == 1
-                  and v["message"]["body"]["tag"] == "Init")
+    vector = next(
+        v
+        for v in FRAMES
+        if v["direction"] == "to_client"
+        and v["version"] == 1
+        and v["message"]["body"]["tag"] == "Init"
+    )
     out = _run("decode", "--direction", "to-client", vector["hex"])
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"version": 1, "message": vector["message"]}
@@ -117,8 +158,13 @@ def test_decode_argument_with_embedded_prefix() -> None:
 
 
 def test_decode_argument_negotiated_version_without_prefix() -> None:
-    vector = next(v for v in FRAMES if v["direction"] == "to_server" and v["version"] == 4
-                  and v["message"]["body"]["tag"] == "WorkflowReplayRequest")
+    vector = next(
+        v
+        for v in FRAMES
+        if v["direction"] == "to_server"
+        and v["version"] == 4
+        and v["message"]["body"]["tag"] == "WorkflowReplayRequest"
+    )
     payload = vector["hex"][4:]
     out = _run("decode", "--direction", "to-server", "--version", "4", payload)
     assert out.returncode == 0, out.stderr
@@ -128,8 +174,13 @@ def test_decode_argument_negotiated_version_without_prefix() -> None:
 
 
 def test_encode_argument_both_json_forms_and_no_prefix() -> None:
-    vector = next(v for v in FRAMES if v["direction"] == "to_client" and v["version"] == 3
-                  and v["message"]["body"]["tag"] == "QueueResponse")
+    vector = next(
+        v
+        for v in FRAMES
+        if v["direction"] == "to_client"
+        and v["version"] == 3
+        and v["message"]["body"]["tag"] == "QueueResponse"
+    )
     message = json.dumps(vector["message"])
     out = _run("encode", "--direction", "to-client", "--version", "3", message)
     assert (out.returncode, out.stdout) == (0, vector["hex"] + "\n"), out.stderr
@@ -147,8 +198,13 @@ def test_convert_argument_to_an_error_frame() -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout == _error_frame(1, "inspector.trace_unsupported") + "\n"
     # A v4 replay response going down to v3 (conversions.json's adjacent output).
-    c = next(c for c in CONVERSIONS if c["direction"] == "to_client" and c["to_version"] == 3
-             and c["input_hex"].startswith("04000b"))
+    c = next(
+        c
+        for c in CONVERSIONS
+        if c["direction"] == "to_client"
+        and c["to_version"] == 3
+        and c["input_hex"].startswith("04000b")
+    )
     out = _run("convert", "--direction", "to-client", "--to-version", "3", c["input_hex"])
     assert out.stdout == c["adjacent_output_hex"] + "\n"
     assert out.stdout == _error_frame(3, "inspector.workflow_history_dropped") + "\n"
@@ -172,8 +228,12 @@ def test_stdin_batch_streams_jsonl_and_reports_a_bad_line_without_stopping() -> 
 
 def test_stdin_decode_then_encode_pipeline_round_trips_every_vector() -> None:
     for direction, vectors in _by_direction().items():
-        dec = _run("decode", "--direction", _dash(direction),
-                   stdin="".join(v["hex"] + "\n" for v in vectors))
+        dec = _run(
+            "decode",
+            "--direction",
+            _dash(direction),
+            stdin="".join(v["hex"] + "\n" for v in vectors),
+        )
         assert dec.returncode == 0, dec.stdout
         enc = _run("encode", "--direction", _dash(direction), stdin=dec.stdout)
         assert enc.returncode == 0, enc.stdout
@@ -201,16 +261,23 @@ def test_every_vector_decodes_at_its_own_version_in_both_framings(
     direction: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     vectors = _by_direction()[direction]
-    code, lines = _main(["decode", "--direction", _dash(direction)], capsys, monkeypatch,
-                        stdin="".join(v["hex"] + "\n" for v in vectors))
+    code, lines = _main(
+        ["decode", "--direction", _dash(direction)],
+        capsys,
+        monkeypatch,
+        stdin="".join(v["hex"] + "\n" for v in vectors),
+    )
     assert code == 0
     expected = [{"version": v["version"], "message": v["message"]} for v in vectors]
     assert [json.loads(line) for line in lines] == expected
     for version in (1, 2, 3, 4):
         at = [v for v in vectors if v["version"] == version]
-        code, lines = _main(["decode", "--direction", _dash(direction), "--version",
-                             str(version)], capsys, monkeypatch,
-                            stdin="".join(v["hex"][4:] + "\n" for v in at))
+        code, lines = _main(
+            ["decode", "--direction", _dash(direction), "--version", str(version)],
+            capsys,
+            monkeypatch,
+            stdin="".join(v["hex"][4:] + "\n" for v in at),
+        )
         assert code == 0
         assert [json.loads(line) for line in lines] == [
             {"version": version, "message": v["message"]} for v in at
@@ -223,14 +290,20 @@ def test_every_vector_encodes_from_its_message(
 ) -> None:
     for version in (1, 2, 3, 4):
         at = [v for v in _by_direction()[direction] if v["version"] == version]
-        code, lines = _main(["encode", "--direction", _dash(direction), "--version",
-                             str(version)], capsys, monkeypatch,
-                            stdin="".join(json.dumps(v["message"]) + "\n" for v in at))
+        code, lines = _main(
+            ["encode", "--direction", _dash(direction), "--version", str(version)],
+            capsys,
+            monkeypatch,
+            stdin="".join(json.dumps(v["message"]) + "\n" for v in at),
+        )
         assert code == 0
         assert lines == [v["hex"] for v in at]
-        code, lines = _main(["encode", "--direction", _dash(direction), "--version",
-                             str(version), "--no-prefix"], capsys, monkeypatch,
-                            stdin="".join(json.dumps(v["message"]) + "\n" for v in at))
+        code, lines = _main(
+            ["encode", "--direction", _dash(direction), "--version", str(version), "--no-prefix"],
+            capsys,
+            monkeypatch,
+            stdin="".join(json.dumps(v["message"]) + "\n" for v in at),
+        )
         assert code == 0
         assert lines == [v["hex"][4:] for v in at]
 
@@ -243,9 +316,12 @@ def test_every_conversion_vector_through_convert(
         groups[(c["direction"], c["to_version"])].append(c)
     assert len(groups) == 8
     for (direction, to_version), cases in groups.items():
-        code, lines = _main(["convert", "--direction", _dash(direction), "--to-version",
-                             str(to_version)], capsys, monkeypatch,
-                            stdin="".join(c["input_hex"] + "\n" for c in cases))
+        code, lines = _main(
+            ["convert", "--direction", _dash(direction), "--to-version", str(to_version)],
+            capsys,
+            monkeypatch,
+            stdin="".join(c["input_hex"] + "\n" for c in cases),
+        )
         assert code == 0
         assert lines == [_expected_conversion(c) for c in cases], (direction, to_version)
 
@@ -256,9 +332,12 @@ def test_convert_to_the_frames_own_version_is_unchanged(
     for direction, vectors in _by_direction().items():
         for version in (1, 2, 3, 4):
             at = [v for v in vectors if v["version"] == version]
-            code, lines = _main(["convert", "--direction", _dash(direction), "--to-version",
-                                 str(version)], capsys, monkeypatch,
-                                stdin="".join(v["hex"] + "\n" for v in at))
+            code, lines = _main(
+                ["convert", "--direction", _dash(direction), "--to-version", str(version)],
+                capsys,
+                monkeypatch,
+                stdin="".join(v["hex"] + "\n" for v in at),
+            )
             assert code == 0
             assert lines == [v["hex"] for v in at]
 
@@ -271,33 +350,86 @@ _DECODED = '{"version": 4, "message": ' + _STATE_REQUEST + "}"
     ("args", "good", "good_out", "bad", "reason"),
     [
         (["decode", "--direction", "to-server"], "04000107", _DECODED, "01", "too short"),
-        (["decode", "--direction", "to-server"], "04000107", _DECODED, "09000100",
-         "unsupported protocol version 9"),
-        (["decode", "--direction", "to-server"], "04000107", _DECODED, "0400010000",
-         "trailing bytes"),
-        (["decode", "--direction", "to-server"], "0x04 00 01 07", _DECODED, "04 00 01 zz",
-         "invalid hex"),
-        (["encode", "--direction", "to-server", "--version", "2"], _STATE_REQUEST, "02000107",
-         "{", "invalid JSON"),
-        (["encode", "--direction", "to-server"], _DECODED, "04000107", _STATE_REQUEST,
-         "no version"),
-        (["encode", "--direction", "to-server", "--version", "4"], _DECODED, "04000107",
-         _DECODED.replace('"version": 4', '"version": 2'), "--version is 4"),
-        (["encode", "--direction", "to-server", "--version", "1"], _STATE_REQUEST, "01000107",
-         '{"body": {"tag": "WorkflowReplayRequest", "val": {"id": 1, "entryId": null}}}',
-         "unknown tag"),
-        (["encode", "--direction", "to-server", "--version", "4"], _STATE_REQUEST, "04000107",
-         _STATE_REQUEST.replace("7", str(1 << 64)), "uint range"),
-        (["encode", "--direction", "to-client", "--version", "4"],
-         '{"body": {"tag": "QueueUpdated", "val": {"queueSize": 3}}}', "04000403",
-         "[1, 2]", "expected an object"),
-        (["convert", "--direction", "to-client", "--to-version", "2"], "040005026869",
-         "020005026869", "0400", "end of input"),
+        (
+            ["decode", "--direction", "to-server"],
+            "04000107",
+            _DECODED,
+            "09000100",
+            "unsupported protocol version 9",
+        ),
+        (
+            ["decode", "--direction", "to-server"],
+            "04000107",
+            _DECODED,
+            "0400010000",
+            "trailing bytes",
+        ),
+        (
+            ["decode", "--direction", "to-server"],
+            "0x04 00 01 07",
+            _DECODED,
+            "04 00 01 zz",
+            "invalid hex",
+        ),
+        (
+            ["encode", "--direction", "to-server", "--version", "2"],
+            _STATE_REQUEST,
+            "02000107",
+            "{",
+            "invalid JSON",
+        ),
+        (
+            ["encode", "--direction", "to-server"],
+            _DECODED,
+            "04000107",
+            _STATE_REQUEST,
+            "no version",
+        ),
+        (
+            ["encode", "--direction", "to-server", "--version", "4"],
+            _DECODED,
+            "04000107",
+            _DECODED.replace('"version": 4', '"version": 2'),
+            "--version is 4",
+        ),
+        (
+            ["encode", "--direction", "to-server", "--version", "1"],
+            _STATE_REQUEST,
+            "01000107",
+            '{"body": {"tag": "WorkflowReplayRequest", "val": {"id": 1, "entryId": null}}}',
+            "unknown tag",
+        ),
+        (
+            ["encode", "--direction", "to-server", "--version", "4"],
+            _STATE_REQUEST,
+            "04000107",
+            _STATE_REQUEST.replace("7", str(1 << 64)),
+            "uint range",
+        ),
+        (
+            ["encode", "--direction", "to-client", "--version", "4"],
+            '{"body": {"tag": "QueueUpdated", "val": {"queueSize": 3}}}',
+            "04000403",
+            "[1, 2]",
+            "expected an object",
+        ),
+        (
+            ["convert", "--direction", "to-client", "--to-version", "2"],
+            "040005026869",
+            "020005026869",
+            "0400",
+            "end of input",
+        ),
     ],
 )
 def test_bad_items_say_why_and_the_rest_still_go_through(
-    args: list[str], good: str, good_out: str, bad: str, reason: str,
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    good: str,
+    good_out: str,
+    bad: str,
+    reason: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     code, lines = _main(args, capsys, monkeypatch, stdin=f"{good}\n{bad}\n\n{good}\n")
     assert code == 1

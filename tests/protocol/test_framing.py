@@ -120,11 +120,9 @@ INIT = ToClient(
 def test_encode_to_client_downgrades_init_for_v1() -> None:
     frame = encode_to_client(INIT, 1)
     # v1 Init (tag 9): connections [("c1", 80)], events [], state 01, enabled, ["inc"], no db.
-    assert frame.hex() == "0100" "09" "01026331" "0180" "00" "010101" "01" "0103696e63" "00"
+    assert frame.hex() == "01000901026331018000010101010103696e6300"
     _, msg = decode_versioned("to_client", frame)
-    assert msg == ToClientV1(
-        InitV1([Connection("c1", b"\x80")], [], b"\x01", True, ["inc"], False)
-    )
+    assert msg == ToClientV1(InitV1([Connection("c1", b"\x80")], [], b"\x01", True, ["inc"], False))
 
 
 def test_encode_to_client_at_each_version_and_without_prefix() -> None:
@@ -141,12 +139,10 @@ def test_encode_to_client_at_each_version_and_without_prefix() -> None:
     [
         (4, "04000b000001"),  # WorkflowReplayResponse (tag 11) { rid 0, absent, true }
         (3, "03000b22" + b"inspector.workflow_history_dropped".hex()),
-        (1, "010008" "22" + b"inspector.workflow_history_dropped".hex()),
+        (1, "01000822" + b"inspector.workflow_history_dropped".hex()),
     ],
 )
-def test_encode_to_client_turns_missing_responses_into_errors(
-    version: int, expected: str
-) -> None:
+def test_encode_to_client_turns_missing_responses_into_errors(version: int, expected: str) -> None:
     msg = ToClient(WorkflowReplayResponse(0, None, True))
     assert encode_to_client(msg, version).hex() == expected
 
@@ -173,8 +169,8 @@ def test_downgrade_to_server() -> None:
 
 def test_encode_to_server() -> None:
     msg = ToServer(ActionRequest(1, "inc", b"\x91\x01"))
-    assert encode_to_server(msg, 4).hex() == "0400" "03" "01" "03696e63" "02" "9101"
-    assert encode_to_server(msg, 1, prefix=False).hex() == "03" "01" "03696e63" "02" "9101"
+    assert encode_to_server(msg, 4).hex() == "0400030103696e63029101"
+    assert encode_to_server(msg, 1, prefix=False).hex() == "030103696e63029101"
 
 
 def test_encode_to_server_raises_conversion_error_with_the_reply() -> None:

@@ -67,8 +67,13 @@ from hypothesis import strategies as st
 
 DIRECTIONS = ("to_server", "to_client")
 U64_MAX = (1 << 64) - 1
-_INT_RANGES = {"uint": (0, U64_MAX), "u8": (0, 255), "u16": (0, (1 << 16) - 1),
-               "u32": (0, (1 << 32) - 1), "u64": (0, U64_MAX)}
+_INT_RANGES = {
+    "uint": (0, U64_MAX),
+    "u8": (0, 255),
+    "u16": (0, (1 << 16) - 1),
+    "u32": (0, (1 << 32) - 1),
+    "u64": (0, U64_MAX),
+}
 # Fields whose bytes are a WorkflowHistory payload on the wire (§3, §4).
 _HISTORY_FIELDS = {"history", "workflowHistory"}
 
@@ -178,8 +183,14 @@ def test_every_body_of_every_version_is_covered() -> None:
     # PROTOCOL.md §3: 7/8/10/11 requests and 10/13/15/16 responses in v1..v4.
     counts = {(d, v): len(_members(d, v)) for d in DIRECTIONS for v in VERSIONS}
     assert counts == {
-        ("to_server", 1): 7, ("to_server", 2): 8, ("to_server", 3): 10, ("to_server", 4): 11,
-        ("to_client", 1): 10, ("to_client", 2): 13, ("to_client", 3): 15, ("to_client", 4): 16,
+        ("to_server", 1): 7,
+        ("to_server", 2): 8,
+        ("to_server", 3): 10,
+        ("to_server", 4): 11,
+        ("to_client", 1): 10,
+        ("to_client", 2): 13,
+        ("to_client", 3): 15,
+        ("to_client", 4): 16,
     }
     assert len(BODIES) == sum(counts.values())
 
@@ -362,8 +373,12 @@ def _mutated_frames(draw: st.DrawFn) -> tuple[str, bytes]:
     return direction, draw(_mutated(frame))
 
 
-@settings(max_examples=400, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=400,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(_mutated_frames())
 def test_mutated_frames_decode_or_raise_decode_error(case: tuple[str, bytes]) -> None:
     direction, frame = case
@@ -372,8 +387,12 @@ def test_mutated_frames_decode_or_raise_decode_error(case: tuple[str, bytes]) ->
         _decodes_or_decode_error(decode, frame[2:])
 
 
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(histories().map(encode_history).flatmap(_mutated))
 def test_mutated_histories_decode_or_raise_decode_error(payload: bytes) -> None:
     _decodes_or_decode_error(decode_history, payload)

@@ -15,7 +15,8 @@ demo actor exists with key ``"demo"``. Attributes:
 * ``.config`` — the ``ServerConfig`` (``.data_dir``, ``.registry``, ...).
 * ``await .stop()`` — done by the fixture at teardown.
 
-``demo_ids`` — ``{"counter": id, "order": id, "steps": id, "inventory": id}``
+``demo_ids`` — ``{"counter": id, "order": id, "steps": id, "inventory": id,
+"heartbeat": id}``
 of the ``server`` fixture's demo actors.
 
 ``server_factory`` — ``await server_factory(**overrides)`` starts another

@@ -1,7 +1,7 @@
 """Operator replay end to end: ``actorscope inspect replay/replays/history`` as
 subprocesses, and the HTTP routes and the WebSocket client they rest on.
 
-Issue #5 acceptance: ``replay --step`` with a loop path rewinds the right
+Operator replay: ``replay --step`` with a loop path rewinds the right
 iteration; a dry run changes nothing (history byte-identical); the audit
 lists refused replays too, from both transports; an archived attempt
 survives a restart and its diff against the new run names the re-run steps.

@@ -45,6 +45,7 @@ async def test_list_actors(server: RunningServer, auth: dict[str, str]) -> None:
         assert sorted(a["name"] for a in everything) == [
             "counter",
             "counter",
+            "heartbeat",
             "inventory",
             "order",
             "steps",

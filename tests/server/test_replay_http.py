@@ -109,7 +109,7 @@ async def test_replay_from_two(
         spans = traces["otlp"]["resourceSpans"][0]["scopeSpans"][0]["spans"]
         assert [s["name"] for s in spans] == ["one", "two", "three", "two", "three"]
 
-        # The audit has it (issue #5), with the credential class, never the token.
+        # The audit has it, with the credential class, never the token.
         replays = (await http.get(steps.base + "/workflow/replays")).json()["replays"]
         assert len(replays) == 1
         assert (replays[0]["transport"], replays[0]["credential"]) == ("http", "server")

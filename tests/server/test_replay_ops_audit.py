@@ -60,3 +60,76 @@ async def test_records_survive_reopening_the_store(tmp_path: Path) -> None:
 def test_limit_must_be_positive() -> None:
     with pytest.raises(ValueError):
         ReplayAudit(MemoryDriver(), limit=0)
+
+
+class _CountingDriver(MemoryDriver):
+    """Counts reads, to show an append reads nothing back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lists = 0
+        self.gets = 0
+
+    async def list(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        self.lists += 1
+        return await super().list(prefix)
+
+    async def get(self, key: bytes) -> bytes | None:
+        self.gets += 1
+        return await super().get(key)
+
+
+async def test_appends_read_nothing_back() -> None:
+    driver = _CountingDriver()
+    audit = ReplayAudit(driver, limit=50, refusal_limit=50)
+    await audit.open()
+    opened = (driver.lists, driver.gets)
+    for n in range(300):
+        await _append(audit, n, "done" if n % 3 == 0 else "refused")
+    assert (driver.lists, driver.gets) == opened  # O(1): no record is re-read
+    records = await audit.records()
+    assert len([r for r in records if r.result == "done"]) == 50
+    assert len([r for r in records if r.result == "refused"]) == 50
+
+
+async def test_refusals_do_not_evict_done_records_and_repeats_are_counted() -> None:
+    audit = ReplayAudit(MemoryDriver(), limit=5, refusal_limit=3)
+    await _append(audit, 0, "done")
+    for n in range(10):
+        await _append(audit, n + 1, "refused")
+    for _ in range(4):
+        await _append(audit, 99, "refused")
+    records = await audit.records()
+    assert [(r.result, r.discarded, r.count) for r in records] == [
+        ("refused", 99, 4),
+        ("refused", 10, 1),
+        ("refused", 9, 1),
+        ("done", 0, 1),
+    ]
+
+
+async def test_legacy_records_move_into_the_two_logs(tmp_path: Path) -> None:
+    import msgpack
+
+    driver = MemoryDriver()
+    old = {
+        "seq": 1,
+        "at_ms": 5,
+        "transport": "http",
+        "credential": "server",
+        "target": {"entryId": None, "step": None},
+        "boundary": None,
+        "discarded": 2,
+        "reason": None,
+        "result": "done",
+        "refusal": None,
+        "attempt": 1,
+    }
+    refused = old | {"seq": 2, "result": "refused", "refusal": {"code": "c", "message": "m"}}
+    await driver.set(b"r/" + b"%016x" % 1, msgpack.packb(old))
+    await driver.set(b"r/" + b"%016x" % 2, msgpack.packb(refused))
+    audit = ReplayAudit(driver)
+    assert [(r.seq, r.result) for r in await audit.records()] == [(2, "refused"), (1, "done")]
+    await _append(audit, 3)
+    assert [r.seq for r in await audit.records()] == [3, 2, 1]
+    assert await driver.list(b"r/") == []

@@ -10,7 +10,7 @@ import httpx
 from actorscope.server.cli import build_parser
 
 TIMEOUT = 5.0
-DEMO = {"counter/demo", "order/demo", "steps/demo", "inventory/demo"}
+DEMO = {"counter/demo", "order/demo", "steps/demo", "inventory/demo", "heartbeat/demo"}
 
 
 async def test_new_token_is_printed_once_and_stored(tmp_path: Path, serve_process: Any) -> None:

@@ -1,6 +1,6 @@
 """``actorscope serve --keep-attempts N``: the bound on archived replay attempts.
 
-Issue #5 "Keep the discarded attempt": archives are bounded (default: the
+Keeping the discarded attempt: archives are bounded (default: the
 last 20 attempts; configurable). The flag reaches the engine's
 ``replay_from_step(keep_attempts=...)`` through ``ServerConfig``; an evicted
 attempt answers a clear 404 ``workflow.attempt_not_found`` naming the kept ones.

@@ -342,7 +342,7 @@ async def test_two_mib_frame_closes_1009(srv: Server, closed_with: ClosedWith) -
 
 
 async def test_endpoint_enforces_1_mib_even_when_the_server_allows_more(
-    closed_with: ClosedWith
+    closed_with: ClosedWith,
 ) -> None:
     async with serve(ws_max_size=4 << 20) as srv, ws(srv) as conn:
         await recv(conn)

@@ -1,4 +1,4 @@
-"""The bounded per-connection send queue (issue 4: slow readers, bounded memory)."""
+"""The bounded per-connection send queue (slow readers, bounded memory)."""
 
 from __future__ import annotations
 
