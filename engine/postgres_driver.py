@@ -15,7 +15,9 @@ PostgreSQL orders ``bytea`` by unsigned bytes, then length: Python's
 as in SQLite.
 
 Atomicity: every ``batch`` is one transaction on one pooled connection;
-consecutive ``Set``s go in one ``executemany`` (psycopg pipelines it). A
+consecutive ``Set``s go in one ``executemany`` (psycopg pipelines it).
+``Linked`` ops name another driver of the same store and are applied to its
+namespace in the same transaction (a replay and its audit record). A
 ``fence`` given to a driver runs first inside every write transaction and
 may raise to refuse the write: that is where a node that may have lost its
 ownership of an actor proves it still holds it, in the same transaction as
@@ -34,7 +36,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
-from .driver import BatchOp, Delete, DeletePrefix, Set, check_ops, prefix_successor
+from .driver import BatchOp, Delete, DeletePrefix, Linked, Set, check_ops, prefix_successor
 
 __all__ = ["Fence", "PostgresDriver", "PostgresStore"]
 
@@ -192,10 +194,23 @@ class PostgresDriver:
         checked = check_ops(ops)
         if not checked:
             return
+        fences = [] if self._fence is None else [self._fence]
+        for op in checked:
+            if type(op) is Linked:
+                other = self._check_linked(op)
+                if other._fence is not None and other._fence not in fences:
+                    fences.append(other._fence)
         async with self._store.pool.connection() as conn, conn.transaction():
-            if self._fence is not None:
-                await self._fence(conn)
-            await self._apply(conn, checked)
+            for fence in fences:
+                await fence(conn)
+            await self._apply(conn, checked, self._ns)
+
+    def _check_linked(self, op: Linked) -> PostgresDriver:
+        """A linked driver must be a namespace of this very store (one database)."""
+        other = op.driver
+        if not isinstance(other, PostgresDriver) or other._store is not self._store:
+            raise ValueError(f"cannot link {other!r} into a batch of {self!r}")
+        return other
 
     async def set_alarm(self, at_ms: int) -> None:
         await self._write(self._sql.set_alarm, (self._ns, int(at_ms)))
@@ -221,8 +236,8 @@ class PostgresDriver:
                 await self._fence(conn)
             await conn.execute(statement, params)
 
-    async def _apply(self, conn: AsyncConnection[Any], ops: Sequence[BatchOp]) -> None:
-        ns, q = self._ns, self._sql
+    async def _apply(self, conn: AsyncConnection[Any], ops: Sequence[BatchOp], ns: str) -> None:
+        q = self._sql
         rows: list[tuple[str, bytes, bytes]] = []
         async with conn.cursor() as cursor:
             for op in ops:
@@ -233,6 +248,8 @@ class PostgresDriver:
                     await cursor.executemany(q.set, rows)
                     rows = []
                 match op:
+                    case Linked(driver=other, ops=linked):
+                        await self._apply(conn, linked, other.namespace)
                     case Delete(key=key):
                         await cursor.execute(q.delete, (ns, key))
                     case DeletePrefix(prefix=prefix):

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from actorscope.engine.driver import Delete, Set
+from actorscope.engine.driver import Delete, Linked, Set
 from actorscope.engine.postgres_driver import PostgresStore
 
 
@@ -137,3 +137,32 @@ async def test_unreachable_database_is_a_clear_error(postgres_cluster: Any) -> N
     dsn = postgres_cluster.dsn("no_such_database")
     with pytest.raises(psycopg.OperationalError, match="no_such_database"):
         await PostgresStore.open(dsn)
+
+
+async def test_linked_ops_commit_with_the_batch_or_not_at_all(postgres_dsn: str) -> None:
+    async with (
+        await PostgresStore.open(postgres_dsn) as store,
+        await PostgresStore.open(postgres_dsn, schema="elsewhere") as other_store,
+    ):
+        history, audit = store.driver("wf/a"), store.driver("audit/a")
+        await history.batch([Set(b"k", b"1"), Linked(audit, [Set(b"r/1", b"rec"), Delete(b"x")])])
+        assert (await history.get(b"k"), await audit.get(b"r/1")) == (b"1", b"rec")
+        # A driver of another store cannot join the transaction: refused up front.
+        with pytest.raises(ValueError, match="cannot link"):
+            await history.batch(
+                [Set(b"k", b"2"), Linked(other_store.driver("n"), [Set(b"k", b"2")])]
+            )
+        with pytest.raises(TypeError):
+            await history.batch([Set(b"k", b"3"), Linked(audit, [Set(b"r/2", "not bytes")])])  # type: ignore[list-item]
+        assert (await history.get(b"k"), await audit.list(b"r/")) == (b"1", [(b"r/1", b"rec")])
+
+
+async def test_a_linked_drivers_fence_guards_the_batch_too(postgres_dsn: str) -> None:
+    async def refuse(conn: psycopg.AsyncConnection[Any]) -> None:
+        raise Refused("the audit's owner moved")
+
+    async with await PostgresStore.open(postgres_dsn) as store:
+        history, audit = store.driver("wf/a"), store.driver("audit/a", fence=refuse)
+        with pytest.raises(Refused):
+            await history.batch([Set(b"k", b"1"), Linked(audit, [Set(b"r/1", b"rec")])])
+        assert await history.get(b"k") is None
