@@ -29,6 +29,7 @@ from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
 
 from . import eventloop
 from .definitions import Registry
+from .nodes_cli import add_cluster_arguments, cluster_config
 from .runner import RunningServer, ServerConfig, start_server
 
 __all__ = ["TOKEN_FILE", "register", "resolve_token", "run"]
@@ -67,6 +68,7 @@ def register(subparsers: Any) -> None:
         help="archived replay attempts kept per workflow, the newest N "
         f"(default {DEFAULT_KEEP_ATTEMPTS}; 0 keeps none)",
     )
+    add_cluster_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -122,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         max_protocol_version=args.max_protocol_version,
         create=create,
         keep_attempts=args.keep_attempts,
+        cluster=cluster_config(args),
     )
     try:
         eventloop.run(_serve(config, source))
@@ -154,6 +157,11 @@ def print_banner(server: RunningServer, token_source: str, out: TextIO) -> None:
         f"web inspector: {url}/ui/",
         f"actorscope serving on {url} (HTTP and WebSocket on one port)",
         f"data directory: {server.config.data_dir.resolve()}",
+        *(
+            [f"cluster node {server.cluster.node.node_id} (advertised at {server.cluster.address})"]
+            if server.cluster is not None
+            else []
+        ),
         f"inspector protocol: v1-v{server.config.max_protocol_version}",
         "",
         "endpoints:",
