@@ -29,6 +29,8 @@ from actorscope.protocol import (
     ActionRequest,
     Connection,
     Init,
+    Schedule,
+    SchedulesResponse,
     StateRequest,
     ToClient,
     ToServer,
@@ -53,6 +55,7 @@ from actorscope.protocol import (
     encode_versioned,
 )
 from actorscope.protocol.converters import downgrade, upgrade
+from actorscope.protocol.versions import VERSIONS, since
 
 STATE_REQUEST_TARGET = 500_000  # ops/s, encode and decode
 HISTORY_DECODE_TARGET_MS = 10.0  # a 1,000-entry history
@@ -119,8 +122,26 @@ def build_init(connections: int = 100) -> ToClient:
             queue_size=3,
             workflow_history=None,
             is_workflow_enabled=True,
+            tab_config=[],
+            schedules=build_schedules(3),
         )
     )
+
+
+def build_schedules(n: int) -> list[Schedule]:
+    return [
+        Schedule(
+            id=f"tick-{i}", name=f"tick-{i}", kind="every", action="increment",
+            args=msgpack.packb([i]), next_run_at=1_700_000_000_000 + i * 1000,
+            last_run_at=None, expression=None, timezone=None, interval_ms=5000, max_history=100,
+        )
+        for i in range(n)
+    ]
+
+
+def _versions_of(message: str) -> tuple[int, ...]:
+    # Every version that has the message, from the version table.
+    return tuple(v for v in VERSIONS if v >= since(message))
 
 
 # -- timing ---------------------------------------------------------------------------
@@ -196,22 +217,20 @@ def run(min_time: float, repeat: int, clock_name: str, profile: bool) -> int:
     history = build_history()
     history_payload = encode_history(history)
     requests: list[tuple[str, ToServer, tuple[int, ...]]] = [
-        ("StateRequest", ToServer(StateRequest(id=12345)), (1, 2, 3, 4)),
-        (
-            "ActionRequest (1 KiB args)",
-            ToServer(ActionRequest(id=77, name="sendMessage", args=bytes(range(256)) * 4)),
-            (1, 2, 3, 4),
-        ),
+        ("StateRequest", ToServer(StateRequest(id=12345)), VERSIONS),
+        ("ActionRequest (1 KiB args)",
+         ToServer(ActionRequest(id=77, name="sendMessage", args=bytes(range(256)) * 4)),
+         VERSIONS),
     ]
     responses: list[tuple[str, ToClient, tuple[int, ...]]] = [
-        ("Init (100 connections)", build_init(), (1, 2, 3, 4)),
-        (
-            "WorkflowHistoryResponse (1,000 entries)",
-            ToClient(
-                WorkflowHistoryResponse(rid=9, history=history_payload, is_workflow_enabled=True)
-            ),
-            (2, 3, 4),
-        ),  # the message exists from v2 (PROTOCOL.md §3)
+        ("Init (100 connections)", build_init(), VERSIONS),
+        ("WorkflowHistoryResponse (1,000 entries)",
+         ToClient(WorkflowHistoryResponse(rid=9, history=history_payload,
+                                          is_workflow_enabled=True)),
+         _versions_of("WorkflowHistoryResponse")),
+        ("SchedulesResponse (20 schedules)",
+         ToClient(SchedulesResponse(rid=3, schedules=build_schedules(20))),
+         _versions_of("SchedulesResponse")),
     ]
     for name, req, versions in requests:
         for v in versions:
@@ -257,12 +276,13 @@ def run(min_time: float, repeat: int, clock_name: str, profile: bool) -> int:
 
     # Init across the whole chain (PROTOCOL.md §5), the converters alone.
     init_v1 = decode_versioned("to_client", encode_to_client(build_init(), 1))[1]
-    init_v4 = build_init()
+    init_newest = build_init()
     up = measure(upgrade, init_v1, 1, NEWEST_VERSION)
-    down = measure(downgrade, init_v4, NEWEST_VERSION, 1)
+    down = measure(downgrade, init_newest, NEWEST_VERSION, 1)
     size_v1 = len(encode_versioned("to_client", init_v1, 1))
-    rows.append(("Init v1->v4 upgrade", "1->4", str(size_v1), "", _fmt_rate(up), ""))
-    rows.append(("Init v4->v1 downgrade", "4->1", str(size_v1), _fmt_rate(down), "", ""))
+    n = NEWEST_VERSION
+    rows.append((f"Init v1->v{n} upgrade", f"1->{n}", str(size_v1), "", _fmt_rate(up), ""))
+    rows.append((f"Init v{n}->v1 downgrade", f"{n}->1", str(size_v1), _fmt_rate(down), "", ""))
 
     _print_table(rows)
     print(

@@ -1,4 +1,4 @@
-"""A Python inspector client for actorscope and any RivetKit-compatible inspector (v1-v4).
+"""A Python inspector client for actorscope and any RivetKit-compatible inspector (v1-v6).
 
 * ``InspectorClient`` — asyncio, over ``websockets``: every request of the
   negotiated protocol version, live pushes (``client.py`` docs in
@@ -27,6 +27,9 @@ from .models import (
     InitView,
     Push,
     QueueUpdate,
+    ScheduleFireView,
+    SchedulesUpdate,
+    ScheduleView,
     ServerError,
     StateUpdate,
 )
@@ -47,6 +50,9 @@ __all__ = [
     "Push",
     "QueueUpdate",
     "RequestNotSupported",
+    "ScheduleFireView",
+    "ScheduleView",
+    "SchedulesUpdate",
     "ServerError",
     "ServerHttp",
     "StateUpdate",

@@ -1,9 +1,13 @@
 """``InspectorClient``: the asyncio inspector client over ``websockets``.
 
 It connects in negotiated mode (PROTOCOL.md §1: ``?protocol_version=N``, bare
-payloads at version N both ways) to ``/gateway/{actorId}/inspector/connect``,
+payloads at version N both ways; N is the newest version unless asked
+otherwise) to ``/gateway/{actorId}/inspector/connect``,
 offering the subprotocols ``rivet`` and, with a token,
-``rivet_inspector_token.{t}`` (§6 "Auth"). One reader task decodes every frame:
+``rivet_inspector_token.{t}`` (§6 "Auth"). The version rules — the query,
+which requests exist at N, encoding and decoding at N — are
+:class:`actorscope.protocol.negotiation.ClientSide`'s, the same module the
+server's rules live in. One reader task decodes every frame:
 responses go to the request waiting on their ``rid``; ``Init`` and the
 ``…Updated`` pushes go to a bounded queue read by ``pushes()``.
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Self
@@ -27,9 +32,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import websockets
 from actorscope.protocol import messages as m
 from actorscope.protocol.errors import ConversionError, DecodeError
-from actorscope.protocol.framing import VERSIONS, decode_to_client, encode_to_server
 from actorscope.protocol.history import WorkflowHistory, decode_history
-from actorscope.protocol.values import MsgpackCodec, ValueCodec
+from actorscope.protocol.negotiation import ClientSide
+from actorscope.protocol.values import VALUE_CODECS, CborCodec, ValueCodec
+from actorscope.protocol.versions import NEWEST_VERSION
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -45,45 +51,54 @@ from .models import (
     ConnectionView,
     InitView,
     Push,
+    ScheduleFireView,
+    ScheduleView,
     ServerError,
     connections_from_wire,
+    fires_from_wire,
     push_from_wire,
+    schedules_from_wire,
 )
 
-__all__ = ["InspectorClient", "inspector_url"]
+__all__ = ["InspectorClient", "inspector_url", "request_name"]
 
 _log = logging.getLogger(__name__)
 
-#: Human names for ``RequestNotSupported`` ("workflow replay is not in protocol v3").
-_REQUEST_NAMES: dict[type, str] = {
-    m.PatchStateRequest: "state patch",
-    m.StateRequest: "state",
-    m.ConnectionsRequest: "connections",
-    m.ActionRequest: "action",
-    m.RpcsListRequest: "rpcs list",
-    m.TraceQueryRequest: "trace query",
-    m.QueueRequest: "queue",
-    m.WorkflowHistoryRequest: "workflow history",
-    m.WorkflowReplayRequest: "workflow replay",
-    m.DatabaseSchemaRequest: "database schema",
-    m.DatabaseTableRowsRequest: "database rows",
-}
+_WORD = re.compile(r"[A-Z][a-z]*")
+
+
+def request_name(cls: type) -> str:
+    """The human name of a request class for ``RequestNotSupported``
+    (``WorkflowReplayRequest`` -> ``"workflow replay"``)."""
+    words = _WORD.findall(cls.__name__.removesuffix("Request"))
+    return " ".join(w.lower() for w in words)
+
 
 _END = object()  # closes the pushes() iteration
 
 
-def inspector_url(base_url: str, actor_id: str, protocol_version: int) -> str:
+def inspector_url(
+    base_url: str,
+    actor_id: str,
+    protocol_version: int = NEWEST_VERSION,
+    *,
+    value_codec: str | None = None,
+) -> str:
     """The negotiated-mode WebSocket URL for ``actor_id`` under ``base_url``.
 
     ``http``/``https`` become ``ws``/``wss``; a path already on ``base_url`` is kept
-    as a prefix (a server behind a reverse proxy).
+    as a prefix (a server behind a reverse proxy). ``value_codec`` (``cbor`` or
+    ``msgpack``) asks the server for that value codec (PROTOCOL.md §11).
     """
     parts = urlsplit(base_url)
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
     if scheme not in ("ws", "wss"):
         raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {base_url!r}")
     path = parts.path.rstrip("/") + f"/gateway/{quote(actor_id, safe='')}/inspector/connect"
-    return urlunsplit((scheme, parts.netloc, path, f"protocol_version={protocol_version}", ""))
+    query = ClientSide(protocol_version).query
+    if value_codec is not None:
+        query += f"&value_codec={value_codec}"
+    return urlunsplit((scheme, parts.netloc, path, query, ""))
 
 
 class InspectorClient:
@@ -96,9 +111,11 @@ class InspectorClient:
         url: the server's base URL (``http://127.0.0.1:6420`` or ``ws://…``).
         actor_id: the actor to inspect.
         token: the server-wide or the actor's inspector token (none in dev mode).
-        protocol_version: the version to negotiate, 1 to 4.
+        protocol_version: the version to negotiate (default: the newest, 6).
         timeout: seconds to wait for each response (and for ``Init``).
-        codec: the server's value codec (MessagePack by default, §7).
+        codec: the value codec to decode user values with (CBOR by default,
+            §11); a ``cbor`` or ``msgpack`` codec is asked of the server by name
+            (``?value_codec=``), so the server sends what this client decodes.
         max_pushes: pushes kept for ``pushes()``; when full the oldest is dropped,
             so a script that never reads pushes does not grow without bound.
     """
@@ -108,19 +125,20 @@ class InspectorClient:
         url: str,
         actor_id: str,
         token: str | None = None,
-        protocol_version: int = 4,
+        protocol_version: int = NEWEST_VERSION,
         *,
         timeout: float = 10.0,
         codec: ValueCodec | None = None,
         max_pushes: int = 1000,
     ) -> None:
-        if protocol_version not in VERSIONS:
-            raise ValueError(f"protocol_version must be one of {VERSIONS}, got {protocol_version}")
-        self.url = inspector_url(url, actor_id, protocol_version)
+        self._side = ClientSide(protocol_version)  # ValueError for an unknown version
+        self.codec: ValueCodec = codec if codec is not None else CborCodec()
+        name = getattr(self.codec, "name", None)
+        asked = name if isinstance(name, str) and name in VALUE_CODECS else None
+        self.url = inspector_url(url, actor_id, protocol_version, value_codec=asked)
         self.actor_id = actor_id
         self.version = protocol_version
         self.timeout = timeout
-        self.codec: ValueCodec = codec if codec is not None else MsgpackCodec()
         self._token = token
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -271,6 +289,35 @@ class InspectorClient:
         )
         return self.codec.decode(resp.result)
 
+    async def schedules(self) -> list[ScheduleView]:
+        """The actor's pending schedules, soonest first (v6)."""
+        resp = await self._request(lambda rid: m.SchedulesRequest(id=rid), m.SchedulesResponse)
+        return schedules_from_wire(resp.schedules, self.codec)
+
+    async def schedule_history(self, schedule_id: str, limit: int = 100) -> list[ScheduleFireView]:
+        """The newest ``limit`` fires of a schedule, oldest first (v6; the server
+        clamps ``limit`` to 1..1000).
+
+        Raises:
+            InspectorRequestError: ``schedule.not_found``.
+        """
+        resp = await self._request(
+            lambda rid: m.ScheduleHistoryRequest(id=rid, schedule_id=schedule_id, limit=limit),
+            m.ScheduleHistoryResponse,
+        )
+        return fires_from_wire(resp.history, self.codec)
+
+    async def delete_schedule(self, schedule_id: str, kind: str) -> bool:
+        """Cancel a schedule (``kind``: ``at``, ``every`` or ``cron``) (v6).
+
+        Returns ``False`` when there is no such schedule of that kind.
+        """
+        resp = await self._request(
+            lambda rid: m.ScheduleDeleteRequest(id=rid, schedule_id=schedule_id, kind=kind),
+            m.ScheduleDeleteResponse,
+        )
+        return bool(resp.deleted)
+
     # -- pushes ------------------------------------------------------------
 
     async def pushes(self) -> AsyncIterator[Push]:
@@ -298,9 +345,9 @@ class InspectorClient:
 
     def _encode(self, body: Any) -> bytes:
         try:
-            return encode_to_server(m.ToServer(body=body), self.version, prefix=False)
+            return self._side.encode(m.ToServer(body=body))
         except ConversionError as exc:
-            name = _REQUEST_NAMES.get(type(body), type(body).__name__)
+            name = request_name(type(body))
             reply = getattr(exc, "reply", None)
             code = ""
             if reply is not None:
@@ -349,7 +396,7 @@ class InspectorClient:
                     _log.warning("ignoring a text frame from the inspector")
                     continue
                 try:
-                    _, msg = decode_to_client(frame, self.version)
+                    msg = self._side.decode(frame)
                 except DecodeError as exc:
                     _log.warning("undecodable frame from the inspector: %s", exc)
                     continue

@@ -20,10 +20,11 @@ from typing import Any, Self, TypeVar
 from actorscope.protocol import messages as m
 from actorscope.protocol.history import WorkflowHistory
 from actorscope.protocol.values import ValueCodec
+from actorscope.protocol.versions import NEWEST_VERSION
 
 from .connection import InspectorClient
 from .errors import InspectorConnectionClosed, InspectorTimeout
-from .models import ConnectionView, InitView, Push
+from .models import ConnectionView, InitView, Push, ScheduleFireView, ScheduleView
 
 __all__ = ["SyncInspectorClient"]
 
@@ -41,7 +42,7 @@ class SyncInspectorClient:
         url: str,
         actor_id: str,
         token: str | None = None,
-        protocol_version: int = 4,
+        protocol_version: int = NEWEST_VERSION,
         *,
         timeout: float = 10.0,
         codec: ValueCodec | None = None,
@@ -136,6 +137,15 @@ class SyncInspectorClient:
 
     def database_rows(self, table: str, limit: int = 100, offset: int = 0) -> Any:
         return self._run(self._c.database_rows(table, limit, offset))
+
+    def schedules(self) -> list[ScheduleView]:
+        return self._run(self._c.schedules())
+
+    def schedule_history(self, schedule_id: str, limit: int = 100) -> list[ScheduleFireView]:
+        return self._run(self._c.schedule_history(schedule_id, limit))
+
+    def delete_schedule(self, schedule_id: str, kind: str) -> bool:
+        return self._run(self._c.delete_schedule(schedule_id, kind))
 
     def next_push(self, timeout: float | None = None) -> Push:
         """The next push; raises ``InspectorTimeout`` when none arrives in time."""

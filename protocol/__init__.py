@@ -1,16 +1,19 @@
-"""actorscope.protocol: the RivetKit actor-inspector wire protocol, v1-v4, sans-I/O.
+"""actorscope.protocol: the RivetKit actor-inspector wire protocol, v1-v6, sans-I/O.
 
 Bytes in, messages out; messages in, bytes out. Nothing here touches a socket
 or an event loop. The pieces:
 
-* :mod:`.messages` — the newest (v4) model; :mod:`.v1` — v1-only classes;
+* :mod:`.messages` — the newest (v6) model; :mod:`.v1` — v1-only classes;
+* :mod:`.versions` — the one table of versions and of which message exists
+  since when; :mod:`.negotiation` — the version rules of a connection
+  (negotiation, embedded mode, caps) that the server and the client share;
 * :mod:`.framing` — embedded/negotiated frames, decoding with upgrades and
   encoding with downgrades (PROTOCOL.md §1, §5);
 * :mod:`.history` — the workflow history payload (§4);
 * :mod:`.jsonform` — the JSON form of ``tests/vectors/`` and the HTTP API;
 * :mod:`.values` — value codecs for user data (§7);
 * :mod:`.converters` — the chain of adjacent converters, which live with the
-  newer version (:mod:`.v2` … :mod:`.v4`); :mod:`.codes` — their Error codes;
+  newer version (:mod:`.v2` … :mod:`.v6`); :mod:`.codes` — their Error codes;
 * :mod:`.errors` — the exception hierarchy;
 * ``schemas/*.bare`` — the source of truth: :mod:`.schema` parses them,
   :mod:`.modelcheck` proves the model matches, :mod:`.codegen` generates the
@@ -63,6 +66,7 @@ from .history import (
     WorkflowSleepEntry,
     WorkflowSleepState,
     WorkflowStepEntry,
+    WorkflowVersionCheckEntry,
     decode_history,
     encode_history,
 )
@@ -80,6 +84,8 @@ from .messages import (
     DatabaseTableRowsResponse,
     Error,
     Init,
+    InitV2,
+    InitV5,
     PatchStateRequest,
     QueueMessageSummary,
     QueueRequest,
@@ -88,9 +94,20 @@ from .messages import (
     QueueUpdated,
     RpcsListRequest,
     RpcsListResponse,
+    Schedule,
+    ScheduleDeleteRequest,
+    ScheduleDeleteResponse,
+    ScheduleError,
+    ScheduleFire,
+    ScheduleHistoryRequest,
+    ScheduleHistoryResponse,
+    SchedulesRequest,
+    SchedulesResponse,
+    SchedulesUpdated,
     StateRequest,
     StateResponse,
     StateUpdated,
+    TabConfigEntry,
     ToClient,
     ToClientBody,
     ToServer,
@@ -119,7 +136,7 @@ from .v1 import (
     ToServerV1,
     UnSubscribeEvent,
 )
-from .values import MsgpackCodec, ValueCodec
+from .values import CborCodec, MsgpackCodec, ValueCodec
 
 __all__ = [
     "NEWEST_VERSION",
@@ -128,6 +145,7 @@ __all__ = [
     "ActionRequest",
     "ActionResponse",
     "BroadcastEvent",
+    "CborCodec",
     "ClearEventsRequest",
     "Connection",
     "ConnectionsRequest",
@@ -150,6 +168,8 @@ __all__ = [
     "FiredEvent",
     "Init",
     "InitV1",
+    "InitV2",
+    "InitV5",
     "MsgpackCodec",
     "PatchStateRequest",
     "ProtocolError",
@@ -160,12 +180,23 @@ __all__ = [
     "QueueUpdated",
     "RpcsListRequest",
     "RpcsListResponse",
+    "Schedule",
+    "ScheduleDeleteRequest",
+    "ScheduleDeleteResponse",
+    "ScheduleError",
+    "ScheduleFire",
+    "ScheduleHistoryRequest",
+    "ScheduleHistoryResponse",
+    "SchedulesRequest",
+    "SchedulesResponse",
+    "SchedulesUpdated",
     "SchemaError",
     "SchemaMismatch",
     "StateRequest",
     "StateResponse",
     "StateUpdated",
     "SubscribeEvent",
+    "TabConfigEntry",
     "ToClient",
     "ToClientBody",
     "ToClientV1",
@@ -201,6 +232,7 @@ __all__ = [
     "WorkflowSleepEntry",
     "WorkflowSleepState",
     "WorkflowStepEntry",
+    "WorkflowVersionCheckEntry",
     "body_classes",
     "codes",
     "convert",

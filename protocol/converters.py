@@ -47,21 +47,42 @@ _DOWN: dict[int, tuple[_Step, _Step]] = {
 
 # Steps that return their argument unchanged: a version that only added
 # messages, with the very classes of the version before, changes nothing on
-# the way up (v3, v4; the module says so with UPGRADES_ARE_IDENTITY and
+# the way up (requests from v3 on; responses in v3 and v4; each module says so
+# with SERVER_UPGRADE_IS_IDENTITY / CLIENT_UPGRADE_IS_IDENTITY and
 # test_converters checks it). They are left out of the precomputed chains so
 # decoding an older frame costs about what decoding a newest one does.
+_NEWER = [m for n, m in MODULES.items() if n > VERSIONS[0]]
 IDENTITY_STEPS: frozenset[_Step] = frozenset(
-    step for n, steps in _UP.items() if MODULES[n].UPGRADES_ARE_IDENTITY for step in steps
+    [m.upgrade_to_server for m in _NEWER if m.SERVER_UPGRADE_IS_IDENTITY]
+    + [m.upgrade_to_client for m in _NEWER if m.CLIENT_UPGRADE_IS_IDENTITY]
 )
 
-# (from, to) -> the (server step, client step) pairs to apply, in order.
-_UP_CHAINS: dict[tuple[int, int], _Chain] = {
-    (a, b): tuple(
-        _UP[n] for n in range(a + 1, b + 1) if not MODULES[n].UPGRADES_ARE_IDENTITY
-    )
-    for a in VERSIONS
-    for b in VERSIONS
-    if a <= b
+
+def _server_upgrades(a: int, b: int) -> _Chain:
+    # A request chain needs step n when the request step does something, or
+    # when an earlier step may already have turned the request into its Error
+    # reply (v1 EventsRequest) and the response step at n does something.
+    steps: list[tuple[_Step, _Step]] = []
+    may_be_reply = False
+    for n in range(a + 1, b + 1):
+        m = MODULES[n]
+        if not m.SERVER_UPGRADE_IS_IDENTITY or (may_be_reply and not m.CLIENT_UPGRADE_IS_IDENTITY):
+            steps.append(_UP[n])
+        may_be_reply = may_be_reply or not m.SERVER_UPGRADE_IS_IDENTITY
+    return tuple(steps)
+
+
+def _client_upgrades(a: int, b: int) -> _Chain:
+    return tuple(_UP[n] for n in range(a + 1, b + 1) if not MODULES[n].CLIENT_UPGRADE_IS_IDENTITY)
+
+
+# (from, to) -> the (server step, client step) pairs to apply, in order; one
+# table per direction of the message being decoded.
+_UP_CHAINS_SERVER: dict[tuple[int, int], _Chain] = {
+    (a, b): _server_upgrades(a, b) for a in VERSIONS for b in VERSIONS if a <= b
+}
+_UP_CHAINS_CLIENT: dict[tuple[int, int], _Chain] = {
+    (a, b): _client_upgrades(a, b) for a in VERSIONS for b in VERSIONS if a <= b
 }
 _DOWN_CHAINS: dict[tuple[int, int], _Chain] = {
     (a, b): tuple(_DOWN[n] for n in range(a, b, -1))
@@ -76,9 +97,14 @@ def is_to_client(msg: Message) -> bool:
     return type(msg) is ToClient or type(msg) is ToClientV1
 
 
-def upgrade_chain(from_version: int, to_version: int) -> _Chain:
-    """The non-identity upgrade steps from one version to another (empty: nothing to do)."""
-    return _UP_CHAINS[from_version, to_version]
+def upgrade_chain(from_version: int, to_version: int, *, to_client: bool) -> _Chain:
+    """The non-identity upgrade steps from one version to another (empty: nothing to do).
+
+    ``to_client`` picks the chain for a server->client message; otherwise
+    for a request.
+    """
+    table = _UP_CHAINS_CLIENT if to_client else _UP_CHAINS_SERVER
+    return table[from_version, to_version]
 
 
 def run_chain(msg: Message, chain: _Chain) -> Message:
@@ -91,7 +117,8 @@ def run_chain(msg: Message, chain: _Chain) -> Message:
 
 def upgrade(msg: Message, from_version: int, to_version: int) -> Message:
     """Apply the upgrades ``from_version``->``to_version`` (``from_version`` <= it)."""
-    return run_chain(msg, _UP_CHAINS[from_version, to_version])
+    table = _UP_CHAINS_CLIENT if is_to_client(msg) else _UP_CHAINS_SERVER
+    return run_chain(msg, table[from_version, to_version])
 
 
 def downgrade(msg: Message, from_version: int, to_version: int) -> Message:

@@ -6,6 +6,8 @@ Hierarchy::
      ├── DecodeError            the peer sent bytes (or JSON) that do not decode
      │    └── UnsupportedVersion  a version this package does not speak (a frame's
      │                            u16 prefix, or a version argument)
+     ├── InvalidProtocolVersion  a ``?protocol_version=`` this side does not accept
+     │                          (the socket closes 1002, PROTOCOL.md §9.2)
      ├── ConversionError        a request cannot be expressed at the version asked;
      │                          ``.reply`` is the ``ToClient(Error(...))`` to answer with
      ├── EncodeError            we asked to encode a value the schema cannot carry
@@ -32,6 +34,7 @@ __all__ = [
     "ConversionError",
     "DecodeError",
     "EncodeError",
+    "InvalidProtocolVersion",
     "ProtocolError",
     "SchemaError",
     "SchemaMismatch",
@@ -77,3 +80,7 @@ class SchemaError(ProtocolError):
 
 class SchemaMismatch(SchemaError):
     """The Python message model has drifted from its ``.bare`` schema."""
+
+
+class InvalidProtocolVersion(ProtocolError):
+    """A negotiated ``protocol_version`` that is not a version accepted here."""

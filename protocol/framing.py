@@ -53,7 +53,8 @@ _ENC_SERVER: dict[int, _Enc] = {v: c.encoders["ToServer"] for v, c in _CODECS.it
 _ENC_CLIENT: dict[int, _Enc] = {v: c.encoders["ToClient"] for v, c in _CODECS.items()}
 _PREFIX: dict[int, bytes] = {v: v.to_bytes(2, "little") for v in VERSIONS}
 # Upgrade steps to the newest model; empty when nothing changes (v2+ requests).
-_TO_NEWEST = {v: upgrade_chain(v, NEWEST_VERSION) for v in VERSIONS}
+_SERVER_TO_NEWEST = {v: upgrade_chain(v, NEWEST_VERSION, to_client=False) for v in VERSIONS}
+_CLIENT_TO_NEWEST = {v: upgrade_chain(v, NEWEST_VERSION, to_client=True) for v in VERSIONS}
 # No steps: the ``*_versioned`` functions keep the message at its own version.
 _AS_IS: dict[int, tuple[Any, ...]] = {v: () for v in VERSIONS}
 _DIRECTIONS: dict[str, Direction] = {
@@ -124,14 +125,14 @@ def decode_to_server(
         DecodeError: the bytes do not decode (``UnsupportedVersion`` for an
             unknown version).
     """
-    return _decode(frame, version, _DEC_SERVER, _TO_NEWEST)
+    return _decode(frame, version, _DEC_SERVER, _SERVER_TO_NEWEST)
 
 
 def decode_to_client(
     frame: bytes | bytearray | memoryview, version: int | None = None
 ) -> tuple[int, ToClient]:
     """Decode a server's frame into the newest model (see :func:`decode_to_server`)."""
-    return _decode(frame, version, _DEC_CLIENT, _TO_NEWEST)
+    return _decode(frame, version, _DEC_CLIENT, _CLIENT_TO_NEWEST)
 
 
 def downgrade_to_server(msg: ToServer, version: int) -> ToServer | ToClient:

@@ -8,6 +8,11 @@ workflow-history-v1.bare`` is the source of truth for the classes below.
 A path segment is either a name index (a plain ``int``, the wire type
 ``WorkflowNameIndex``) or a :class:`WorkflowLoopIterationMarker`. User values
 (``output``, ``state``, ``message_data``) are value-codec bytes (§7).
+
+The transport schema kept its name when RivetKit 2.3 appended
+``WorkflowVersionCheckEntry`` (tag 8, §9.4); decoders built before that
+reject it, so :func:`without_version_checks` gives the history an older peer
+can read (§9.8).
 """
 
 from __future__ import annotations
@@ -43,8 +48,11 @@ __all__ = [
     "WorkflowSleepEntry",
     "WorkflowSleepState",
     "WorkflowStepEntry",
+    "WorkflowVersionCheckEntry",
     "decode_history",
     "encode_history",
+    "has_version_checks",
+    "without_version_checks",
 ]
 
 SCHEMA = load_schema("workflow-history-v1.bare", "workflow-history-v1")
@@ -139,6 +147,14 @@ class WorkflowRemovedEntry:
     original_name: str | None
 
 
+@attrs.frozen
+class WorkflowVersionCheckEntry:
+    """What ``ctx.version(name, latest)`` resolved (tag 8, PROTOCOL.md §9.4)."""
+
+    resolved: int
+    latest: int
+
+
 WorkflowEntryKind: TypeAlias = (
     WorkflowStepEntry
     | WorkflowLoopEntry
@@ -148,6 +164,7 @@ WorkflowEntryKind: TypeAlias = (
     | WorkflowJoinEntry
     | WorkflowRaceEntry
     | WorkflowRemovedEntry
+    | WorkflowVersionCheckEntry
 )
 
 
@@ -202,3 +219,31 @@ def encode_history(history: WorkflowHistory) -> bytes:
     w = bytearray()
     _encode(history, w)
     return bytes(w)
+
+
+def has_version_checks(history: WorkflowHistory) -> bool:
+    """Whether any entry of ``history`` is a ``WorkflowVersionCheckEntry``."""
+    return any(type(e.kind) is WorkflowVersionCheckEntry for e in history.entries)
+
+
+def without_version_checks(payload: bytes) -> bytes:
+    """``payload`` minus its version-check entries and their metadata (§9.8).
+
+    Returns ``payload`` itself when it has none, so the common case costs one
+    decode. The name registry is kept whole: entries left refer to it by
+    index, and an unused name is harmless.
+
+    Raises:
+        DecodeError: ``payload`` is not a history.
+    """
+    history = decode_history(payload)
+    drop = {e.id for e in history.entries if type(e.kind) is WorkflowVersionCheckEntry}
+    if not drop:
+        return payload
+    return encode_history(
+        WorkflowHistory(
+            name_registry=history.name_registry,
+            entries=[e for e in history.entries if e.id not in drop],
+            entry_metadata={k: v for k, v in history.entry_metadata.items() if k not in drop},
+        )
+    )

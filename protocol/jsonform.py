@@ -135,12 +135,13 @@ def _build_to(comp: _Compiler, c: Codec, t: Type) -> _Conv:
                 return lambda v, data: {w: f(getattr(v, py), data) for w, py, f in fields}
             if isinstance(target, Union):
                 members = {pt: (tag, comp.of(c, mt)) for tag, mt, pt in _union_members(c, name)}
+                tags = frozenset(tag for tag, _ in members.values())
                 label = f"{name} {c.schema.label}"
 
                 def union(v: Any, data: Hook) -> Any:
                     m = members.get(type(v))
                     if m is None:
-                        raise TypeError(f"{type(v).__name__} is not a member of {label}")
+                        m = members[type(v)] = _older_member(type(v), tags, label)
                     return {"tag": m[0], "val": m[1](v, data)}
 
                 return union
@@ -148,6 +149,17 @@ def _build_to(comp: _Compiler, c: Codec, t: Type) -> _Conv:
                 return lambda v, data: v.name
             return comp.of(c, target)
     raise SchemaError(f"type {t!r} has no JSON form")
+
+
+def _older_member(cls: type, tags: frozenset[str], label: str) -> tuple[str, _Conv]:
+    # A shared wrapper (ToClient) walked with the newest schema may hold an
+    # older version's form of a member (InitV2, InitV5 for Init): its tag
+    # name and fields come from the schema that describes that class.
+    entry = _REGISTRY.get(cls)
+    if entry is None or entry[1] not in tags:
+        raise TypeError(f"{cls.__name__} is not a member of {label}")
+    c, name = entry
+    return name, _TO.named(c, name)
 
 
 _TO = _Compiler(_build_to)

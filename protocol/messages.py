@@ -1,14 +1,19 @@
-"""The newest (v4) inspector message model (PROTOCOL.md §3).
+"""The newest (v6) inspector message model (PROTOCOL.md §3, §9.3).
 
 One ``attrs`` frozen, slotted class per message and shared struct, fields in
 wire order with snake_case names (``isStateEnabled`` -> ``is_state_enabled``).
 ``data`` fields are ``bytes``, ``uint`` fields ``int``, absent optionals
-``None``. ``schemas/v4.bare`` is the source of truth; :mod:`.modelcheck`
+``None``. ``schemas/v6.bare`` is the source of truth; :mod:`.modelcheck`
 proves at import that these classes match it.
 
-Versions 2 and 3 use these same classes (their unions are subsets of v4's, in
-the same relative order), so upgrading a v2/v3 message costs nothing. v1-only
-classes (``EventsRequest``, ``InitV1``, …) live in :mod:`.v1`.
+Versions 2 to 5 use these same classes wherever a message did not change
+(every request, every response but ``Init``), so upgrading them costs
+nothing. ``Init`` changed after v2 twice: :class:`InitV2` is the v2-v4 ``Init`` and
+:class:`InitV5` the v5 one; they are here, beside the newest :class:`Init`,
+because the shared :class:`ToClient` wrapper carries them. Each ``vN`` module
+freezes its own unions (the members in its tag order); ``ToServerBody`` and
+``ToClientBody`` below are the newest ones. v1-only classes
+(``EventsRequest``, ``InitV1``, …) live in :mod:`.v1`.
 
 Construct messages directly (``ToServer(StateRequest(id=1))``); build them
 from bytes with :mod:`.framing`, never in ``__init__``.
@@ -33,6 +38,8 @@ __all__ = [
     "DatabaseTableRowsResponse",
     "Error",
     "Init",
+    "InitV2",
+    "InitV5",
     "PatchStateRequest",
     "QueueMessageSummary",
     "QueueRequest",
@@ -41,9 +48,20 @@ __all__ = [
     "QueueUpdated",
     "RpcsListRequest",
     "RpcsListResponse",
+    "Schedule",
+    "ScheduleDeleteRequest",
+    "ScheduleDeleteResponse",
+    "ScheduleError",
+    "ScheduleFire",
+    "ScheduleHistoryRequest",
+    "ScheduleHistoryResponse",
+    "SchedulesRequest",
+    "SchedulesResponse",
+    "SchedulesUpdated",
     "StateRequest",
     "StateResponse",
     "StateUpdated",
+    "TabConfigEntry",
     "ToClient",
     "ToClientBody",
     "ToServer",
@@ -84,6 +102,53 @@ class QueueStatus:
 @attrs.frozen
 class Error:
     message: str
+
+
+@attrs.frozen
+class TabConfigEntry:
+    """A tab the inspector UI shows or hides (v5+, PROTOCOL.md §9.3)."""
+
+    id: str
+    label: str | None  # set for an author-declared tab
+    icon: str | None
+    hidden: bool  # a hidden built-in tab carries only its id
+
+
+@attrs.frozen
+class Schedule:
+    """A pending schedule (v6+): ``kind`` is ``at``, ``every`` or ``cron``."""
+
+    id: str
+    name: str | None
+    kind: str
+    action: str
+    args: bytes  # value codec: the action's argument list
+    next_run_at: int  # ms since the epoch
+    last_run_at: int | None
+    expression: str | None  # cron only
+    timezone: str | None  # cron only
+    interval_ms: int | None  # every only
+    max_history: int | None
+
+
+@attrs.frozen
+class ScheduleError:
+    group: str
+    code: str
+    message: str
+    metadata: bytes | None  # value codec
+
+
+@attrs.frozen
+class ScheduleFire:
+    """One fire of a schedule: ``result`` is running, ok, error or skipped."""
+
+    action: str
+    scheduled_at: int
+    fired_at: int
+    finished_at: int | None
+    result: str
+    error: ScheduleError | None
 
 
 # -- requests (client -> server) ---------------------------------------------
@@ -154,7 +219,26 @@ class DatabaseTableRowsRequest:
     offset: int
 
 
-# Members in v4 union tag order (PROTOCOL.md §3 table).
+@attrs.frozen
+class SchedulesRequest:
+    id: int
+
+
+@attrs.frozen
+class ScheduleHistoryRequest:
+    id: int
+    schedule_id: str
+    limit: int  # the server clamps it to 1..1000
+
+
+@attrs.frozen
+class ScheduleDeleteRequest:
+    id: int
+    schedule_id: str
+    kind: str  # at, every or cron
+
+
+# Members in v6 union tag order (PROTOCOL.md §9.3 table).
 ToServerBody: TypeAlias = (
     PatchStateRequest
     | StateRequest
@@ -167,6 +251,9 @@ ToServerBody: TypeAlias = (
     | WorkflowReplayRequest
     | DatabaseSchemaRequest
     | DatabaseTableRowsRequest
+    | SchedulesRequest
+    | ScheduleHistoryRequest
+    | ScheduleDeleteRequest
 )
 
 
@@ -250,7 +337,34 @@ class WorkflowReplayResponse:
 
 
 @attrs.frozen
+class SchedulesUpdated:
+    schedules: list[Schedule]
+
+
+@attrs.frozen
+class SchedulesResponse:
+    rid: int
+    schedules: list[Schedule]
+
+
+@attrs.frozen
+class ScheduleHistoryResponse:
+    rid: int
+    schedule_id: str
+    history: list[ScheduleFire]
+
+
+@attrs.frozen
+class ScheduleDeleteResponse:
+    rid: int
+    schedule_id: str
+    deleted: bool
+
+
+@attrs.frozen
 class Init:
+    """The newest (v6) ``Init``: v5's plus ``schedules``."""
+
     connections: list[Connection]
     state: bytes | None
     is_state_enabled: bool
@@ -259,6 +373,37 @@ class Init:
     queue_size: int
     workflow_history: bytes | None
     is_workflow_enabled: bool
+    tab_config: list[TabConfigEntry]
+    schedules: list[Schedule]
+
+
+@attrs.frozen
+class InitV2:
+    """``Init`` as v2, v3 and v4 carry it (the wire type ``Init`` there)."""
+
+    connections: list[Connection]
+    state: bytes | None
+    is_state_enabled: bool
+    rpcs: list[str]
+    is_database_enabled: bool
+    queue_size: int
+    workflow_history: bytes | None
+    is_workflow_enabled: bool
+
+
+@attrs.frozen
+class InitV5:
+    """``Init`` as v5 carries it: v4's plus ``tab_config``."""
+
+    connections: list[Connection]
+    state: bytes | None
+    is_state_enabled: bool
+    rpcs: list[str]
+    is_database_enabled: bool
+    queue_size: int
+    workflow_history: bytes | None
+    is_workflow_enabled: bool
+    tab_config: list[TabConfigEntry]
 
 
 @attrs.frozen
@@ -273,7 +418,7 @@ class DatabaseTableRowsResponse:
     result: bytes
 
 
-# Members in v4 union tag order (PROTOCOL.md §3 table).
+# Members in v6 union tag order (PROTOCOL.md §9.3 table).
 ToClientBody: TypeAlias = (
     StateResponse
     | ConnectionsResponse
@@ -282,11 +427,15 @@ ToClientBody: TypeAlias = (
     | QueueUpdated
     | StateUpdated
     | WorkflowHistoryUpdated
+    | SchedulesUpdated
     | RpcsListResponse
     | TraceQueryResponse
     | QueueResponse
     | WorkflowHistoryResponse
     | WorkflowReplayResponse
+    | SchedulesResponse
+    | ScheduleHistoryResponse
+    | ScheduleDeleteResponse
     | Error
     | Init
     | DatabaseSchemaResponse
@@ -294,6 +443,10 @@ ToClientBody: TypeAlias = (
 )
 
 
+# The older Inits the shared wrapper also carries (v2-v4, v5).
+_OlderInit: TypeAlias = InitV2 | InitV5
+
+
 @attrs.frozen
 class ToClient:
-    body: ToClientBody
+    body: ToClientBody | _OlderInit

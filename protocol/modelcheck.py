@@ -80,9 +80,8 @@ def _members(annotation: object) -> tuple[object, ...]:
     return (annotation,)
 
 
-def _is_subsequence(short: tuple[object, ...], long: tuple[object, ...]) -> bool:
-    it = iter(long)
-    return all(any(x is y for y in it) for x in short)
+def _contains_all(members: tuple[object, ...], annotation: tuple[object, ...]) -> bool:
+    return all(any(x is y for y in annotation) for x in members)
 
 
 def _check_struct(
@@ -113,9 +112,10 @@ def _check_struct(
         expected = expected_annotation(schema, bindings, sf.type)
         target = schema.resolve(sf.type) if isinstance(sf.type, Named) else None
         if isinstance(target, Union):
-            # A class shared by several versions is annotated with the newest
-            # union; an older version's members must appear in it, in order.
-            ok = _is_subsequence(_members(expected), _members(annotation))
+            # A wrapper shared by several versions (ToServer, ToClient) is
+            # annotated with a union that accepts every version's members; the
+            # tag order is checked where each version binds its own union.
+            ok = _contains_all(_members(expected), _members(annotation))
         else:
             ok = annotation == expected
         if not ok:

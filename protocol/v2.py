@@ -2,7 +2,8 @@
 
 ``schemas/v2.bare`` pairs with this module. v2 dropped v1's event log and
 added traces, the queue and workflow history; its messages are the shared
-classes of :mod:`.messages`. The four converters below are the v1↔v2 step of
+classes of :mod:`.messages` (its ``Init`` is :class:`~.messages.InitV2`, which
+v3 and v4 keep). The four converters below are the v1↔v2 step of
 PROTOCOL.md §5, one per direction of travel and of the message; none raises on
 a well-formed message.
 """
@@ -20,7 +21,7 @@ from .messages import (
     ConnectionsResponse,
     ConnectionsUpdated,
     Error,
-    Init,
+    InitV2,
     PatchStateRequest,
     QueueRequest,
     QueueResponse,
@@ -51,9 +52,10 @@ from .v1 import (
 )
 
 __all__ = [
+    "CLIENT_UPGRADE_IS_IDENTITY",
     "CODEC",
     "SCHEMA",
-    "UPGRADES_ARE_IDENTITY",
+    "SERVER_UPGRADE_IS_IDENTITY",
     "ToClientBody",
     "ToServerBody",
     "downgrade_to_client",
@@ -88,10 +90,10 @@ ToClientBody: TypeAlias = (
     | QueueResponse
     | WorkflowHistoryResponse
     | Error
-    | Init
+    | InitV2
 )
 
-CODEC = Codec(SCHEMA, collect_bindings(SCHEMA, globals(), vars(messages)))
+CODEC = Codec(SCHEMA, collect_bindings(SCHEMA, {"Init": InitV2}, globals(), vars(messages)))
 
 # Bodies that mean the same in v1 and v2 and pass through unchanged.
 _COMMON_REQUESTS = (
@@ -126,10 +128,11 @@ _DROPPED_IN_V1: dict[type, str] = {
 }
 
 
-# Whether upgrade_to_server/upgrade_to_client return their argument unchanged
-# (v1 -> v2 rebuilds the wrappers and replaces the event log and Init).
-# The converter chain skips identity steps.
-UPGRADES_ARE_IDENTITY = False
+# Whether upgrade_to_server / upgrade_to_client return their argument
+# unchanged (v1 -> v2 rebuilds the wrappers and replaces the event log and
+# Init). The converter chain skips identity steps.
+SERVER_UPGRADE_IS_IDENTITY = False
+CLIENT_UPGRADE_IS_IDENTITY = False
 
 
 def upgrade_to_server(msg: ToServerV1) -> ToServer | ToClient:
@@ -156,7 +159,7 @@ def upgrade_to_client(msg: ToClientV1) -> ToClient:
     body = msg.body
     if isinstance(body, InitV1):
         return ToClient(
-            Init(
+            InitV2(
                 connections=body.connections,
                 state=body.state,
                 is_state_enabled=body.is_state_enabled,
@@ -178,7 +181,7 @@ def downgrade_to_client(msg: ToClient) -> ToClientV1:
     code = _DROPPED_IN_V1.get(type(body))
     if code is not None:
         return ToClientV1(Error(code))
-    if isinstance(body, Init):
+    if isinstance(body, InitV2):
         return ToClientV1(
             InitV1(
                 connections=body.connections,

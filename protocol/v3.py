@@ -23,7 +23,7 @@ from .messages import (
     DatabaseTableRowsRequest,
     DatabaseTableRowsResponse,
     Error,
-    Init,
+    InitV2,
     PatchStateRequest,
     QueueRequest,
     QueueResponse,
@@ -45,9 +45,10 @@ from .modelcheck import collect_bindings
 from .schema import load_schema
 
 __all__ = [
+    "CLIENT_UPGRADE_IS_IDENTITY",
     "CODEC",
     "SCHEMA",
-    "UPGRADES_ARE_IDENTITY",
+    "SERVER_UPGRADE_IS_IDENTITY",
     "ToClientBody",
     "ToServerBody",
     "downgrade_to_client",
@@ -84,21 +85,22 @@ ToClientBody: TypeAlias = (
     | QueueResponse
     | WorkflowHistoryResponse
     | Error
-    | Init
+    | InitV2
     | DatabaseSchemaResponse
     | DatabaseTableRowsResponse
 )
 
-CODEC = Codec(SCHEMA, collect_bindings(SCHEMA, globals(), vars(messages)))
+CODEC = Codec(SCHEMA, collect_bindings(SCHEMA, {"Init": InitV2}, globals(), vars(messages)))
 
 _DATABASE_REQUESTS = (DatabaseSchemaRequest, DatabaseTableRowsRequest)
 _DATABASE_RESPONSES = (DatabaseSchemaResponse, DatabaseTableRowsResponse)
 
 
-# Whether upgrade_to_server/upgrade_to_client return their argument unchanged
-# (every v2 message is a v3 message, same classes).
-# The converter chain skips identity steps.
-UPGRADES_ARE_IDENTITY = True
+# Whether upgrade_to_server / upgrade_to_client return their argument
+# unchanged (every v2 message is a v3 message, same classes). The converter
+# chain skips identity steps.
+SERVER_UPGRADE_IS_IDENTITY = True
+CLIENT_UPGRADE_IS_IDENTITY = True
 
 
 def upgrade_to_server(msg: ToServer) -> ToServer:

@@ -1,20 +1,46 @@
-"""Protocol v4 (the newest): its schema and codec, and the v3↔v4 converters.
+"""Protocol v4: its schema and codec, and the v3↔v4 converters.
 
-``schemas/v4.bare`` pairs with this module and with :mod:`.messages`, which
-holds the v4 model itself. v4 added workflow replay; upgrading from v3 is the
-identity and downgrading replaces only the replay messages (PROTOCOL.md §5).
+``schemas/v4.bare`` pairs with this module. v4 added workflow replay; its
+unions are frozen here (the newest model in :mod:`.messages` has moved on),
+with the shared classes and the v2-v4 ``Init`` (:class:`~.messages.InitV2`).
+Upgrading from v3 is the identity and downgrading replaces only the replay
+messages (PROTOCOL.md §5).
 """
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from . import codes, messages
 from .codec import Codec
 from .messages import (
+    ActionRequest,
+    ActionResponse,
+    ConnectionsRequest,
+    ConnectionsResponse,
+    ConnectionsUpdated,
+    DatabaseSchemaRequest,
+    DatabaseSchemaResponse,
+    DatabaseTableRowsRequest,
+    DatabaseTableRowsResponse,
     Error,
+    InitV2,
+    PatchStateRequest,
+    QueueRequest,
+    QueueResponse,
+    QueueUpdated,
+    RpcsListRequest,
+    RpcsListResponse,
+    StateRequest,
+    StateResponse,
+    StateUpdated,
     ToClient,
-    ToClientBody,
     ToServer,
-    ToServerBody,
+    TraceQueryRequest,
+    TraceQueryResponse,
+    WorkflowHistoryRequest,
+    WorkflowHistoryResponse,
+    WorkflowHistoryUpdated,
     WorkflowReplayRequest,
     WorkflowReplayResponse,
 )
@@ -22,9 +48,10 @@ from .modelcheck import collect_bindings
 from .schema import load_schema
 
 __all__ = [
+    "CLIENT_UPGRADE_IS_IDENTITY",
     "CODEC",
     "SCHEMA",
-    "UPGRADES_ARE_IDENTITY",
+    "SERVER_UPGRADE_IS_IDENTITY",
     "ToClientBody",
     "ToServerBody",
     "downgrade_to_client",
@@ -35,13 +62,47 @@ __all__ = [
 
 SCHEMA = load_schema("v4.bare", "v4")
 
-CODEC = Codec(SCHEMA, collect_bindings(SCHEMA, vars(messages)))
+ToServerBody: TypeAlias = (
+    PatchStateRequest
+    | StateRequest
+    | ConnectionsRequest
+    | ActionRequest
+    | RpcsListRequest
+    | TraceQueryRequest
+    | QueueRequest
+    | WorkflowHistoryRequest
+    | WorkflowReplayRequest
+    | DatabaseSchemaRequest
+    | DatabaseTableRowsRequest
+)
+
+ToClientBody: TypeAlias = (
+    StateResponse
+    | ConnectionsResponse
+    | ActionResponse
+    | ConnectionsUpdated
+    | QueueUpdated
+    | StateUpdated
+    | WorkflowHistoryUpdated
+    | RpcsListResponse
+    | TraceQueryResponse
+    | QueueResponse
+    | WorkflowHistoryResponse
+    | WorkflowReplayResponse
+    | Error
+    | InitV2
+    | DatabaseSchemaResponse
+    | DatabaseTableRowsResponse
+)
+
+CODEC = Codec(SCHEMA, collect_bindings(SCHEMA, {"Init": InitV2}, globals(), vars(messages)))
 
 
-# Whether upgrade_to_server/upgrade_to_client return their argument unchanged
-# (every v3 message is a v4 message, same classes).
-# The converter chain skips identity steps.
-UPGRADES_ARE_IDENTITY = True
+# Whether upgrade_to_server / upgrade_to_client return their argument
+# unchanged (every v3 message is a v4 message, same classes). The converter
+# chain skips identity steps.
+SERVER_UPGRADE_IS_IDENTITY = True
+CLIENT_UPGRADE_IS_IDENTITY = True
 
 
 def upgrade_to_server(msg: ToServer) -> ToServer:

@@ -3,7 +3,10 @@
 * the inspector WebSocket endpoint (PROTOCOL.md §6, ``ws_inspector.py``),
 * the inspector HTTP API (§8, ``http_api.py``),
 * client connections and the workflow queue (``gateway.py``),
-* management (``management.py``),
+* management (``management.py``, both its spellings), discovery
+  (``discovery.py``) and the Database tab's SQL (``database_execute.py``)
+  for the RivetKit Inspector UI (§10),
+* CORS on every HTTP route (``cors.py``), preflights included,
 * the live event stream (``event_stream.py``) and the built-in web
   inspector at ``/ui/`` (``web_ui.py``).
 
@@ -17,9 +20,13 @@ from __future__ import annotations
 from actorscope.protocol.framing import NEWEST_VERSION
 from actorscope.protocol.values import ValueCodec
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from .cors import CorsMiddleware
+from .database_execute import database_execute_routes
 from .directory import ActorSystem
+from .discovery import discovery_routes
 from .event_stream import OpenStreams, event_stream_routes
 from .gateway import gateway_routes
 from .http_api import inspector_http_routes
@@ -50,8 +57,11 @@ def build_app(
         *inspector_http_routes(system),
         *event_stream_routes(system, streams),
         *management_routes(system),
+        *discovery_routes(system, max_protocol_version=max_protocol_version),
+        *database_execute_routes(system),
         *web_ui_routes(system),
     ]
-    app = Starlette(routes=routes)
+    cors = Middleware(CorsMiddleware, auth_off=lambda: system.dev_mode)
+    app = Starlette(routes=routes, middleware=[cors])
     app.state.event_streams = streams
     return app

@@ -130,8 +130,8 @@ async def _heartbeat(wf: WorkflowContext, actor: ActorContext) -> None:
     await wf.step(
         "start", lambda: actor.schedule.every(HEARTBEAT_SECONDS, "beat", name="heartbeat")
     )
-    # The demo history carries a version check once the wire has tag 8.
-    style = 2
+    # A version check (tag 8 on the wire): runs recorded before it keep v1.
+    style = await wf.version("beat-style", latest=2)
 
     def announce() -> int:
         actor.state["style"] = style

@@ -30,6 +30,7 @@ from .inspector_api import CredentialClass
 from .jsonvalues import history_to_json, to_jsonable
 from .replay_ops import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ReplayOperator, ReplayRequestBody
 from .schedule_json import fire_to_json, schedule_to_json
+from .ui_replay import replay_history
 
 __all__ = [
     "authorized_actor",
@@ -239,6 +240,7 @@ async def _get_history(request: Request, actor: ActorInstance, _: CredentialClas
 async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialClass) -> Any:
     """§8 replay, plus the operator's ``step``, ``dryRun`` and ``reason``."""
     body = ReplayRequestBody.from_json(await read_json_object(request, required=False))
+    render_history = replay_history(request)  # §8 JSON, or bytes for the RivetKit Inspector
     operator = _operator(actor)
     if body.dry_run:
         return await operator.preview(body, credential=cred, transport="http")
@@ -251,7 +253,7 @@ async def _post_replay(request: Request, actor: ActorInstance, cred: CredentialC
         transport="http",
     )
     return {
-        "history": history_to_json(outcome.snapshot),
+        "history": render_history(outcome.snapshot),
         "isWorkflowEnabled": True,
         "boundary": outcome.boundary,
         "discarded": outcome.discarded,

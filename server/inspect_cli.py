@@ -43,6 +43,7 @@ from actorscope.client.schedule_view import (
     schedule_rows,
 )
 from actorscope.client.watch import watch
+from actorscope.protocol.versions import NEWEST_VERSION, VERSIONS
 
 __all__ = ["register", "run"]
 
@@ -111,7 +112,9 @@ def register(subparsers: Any) -> None:
     watch = commands.add_parser("watch", parents=[common], help="live tree and state")
     watch.add_argument("--count", type=int, metavar="N", help="exit after N updates")
     watch.add_argument("--timeout", type=float, metavar="S", help="exit after S seconds")
-    watch.add_argument("--protocol-version", type=int, default=4, choices=(1, 2, 3, 4))
+    watch.add_argument(
+        "--protocol-version", type=int, default=NEWEST_VERSION, choices=VERSIONS
+    )
     replay = commands.add_parser(
         "replay", parents=[common], help="rewind the workflow (shows what is discarded first)"
     )

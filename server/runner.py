@@ -20,7 +20,7 @@ import attrs
 import uvicorn
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION
-from actorscope.protocol.values import MsgpackCodec, ValueCodec
+from actorscope.protocol.values import CborCodec, ValueCodec
 
 from .app import build_app
 from .cluster_boot import ClusterConfig, ClusterRun
@@ -51,7 +51,8 @@ class ServerConfig:
         server_token: the server-wide inspector token (``None``: none).
         dev: development mode; with no ``server_token``, auth is off.
         max_protocol_version: the newest inspector protocol version served.
-        value_codec: encodes user values on the inspector wire (§7).
+        value_codec: encodes user values on the inspector wire unless a peer
+            asks for another (§11; CBOR by default).
         create: (name, key) actors to create (or reopen) at start.
         trace_capacity: spans kept per actor.
         keep_attempts: archived replay attempts kept per workflow.
@@ -66,7 +67,7 @@ class ServerConfig:
     server_token: str | None = None
     dev: bool = False
     max_protocol_version: int = NEWEST_VERSION
-    value_codec: ValueCodec = attrs.field(factory=MsgpackCodec)
+    value_codec: ValueCodec = attrs.field(factory=CborCodec)
     create: tuple[tuple[str, str], ...] = ()
     trace_capacity: int = DEFAULT_TRACE_CAPACITY
     keep_attempts: int = DEFAULT_KEEP_ATTEMPTS

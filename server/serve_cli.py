@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 from actorscope.protocol.framing import NEWEST_VERSION, VERSIONS
+from actorscope.protocol.values import VALUE_CODECS, CborCodec, value_codec
 
 from . import eventloop
 from .definitions import Registry
@@ -59,6 +60,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--dev", action="store_true", help="development mode: no token means auth is off"
+    )
+    parser.add_argument(
+        "--value-codec",
+        choices=sorted(VALUE_CODECS),
+        default=CborCodec.name,
+        help="how user values travel on the inspector WebSocket unless a peer asks "
+        "(?value_codec=...); default cbor, as RivetKit's Inspector expects",
     )
     parser.add_argument(
         "--keep-attempts",
@@ -122,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         server_token=token,
         dev=args.dev,
         max_protocol_version=args.max_protocol_version,
+        value_codec=value_codec(args.value_codec),
         create=create,
         keep_attempts=args.keep_attempts,
         cluster=cluster_config(args),

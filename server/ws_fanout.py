@@ -8,9 +8,12 @@ same ``bytes`` object handed to every connection at that version — fanning a
 handful of frame encodings and one queue append per connection.
 
 A push a peer's version cannot carry (``QueueUpdated`` and
-``WorkflowHistoryUpdated`` for v1) is not sent to that peer at all: the §5
-converters would turn it into an ``Error`` frame, and §5 says the server does
-not flood a peer with those.
+``WorkflowHistoryUpdated`` for v1, ``SchedulesUpdated`` below v6) is not sent
+to that peer at all: the §5 converters would turn it into an ``Error`` frame,
+and §5 says the server does not flood a peer with those. That rule, and the
+histories without version-check entries for peers at v4 and below (§9.8),
+are :mod:`actorscope.protocol.negotiation`'s; this module only groups peers
+by (version, framing).
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from actorscope.protocol.framing import encode_to_client
 from actorscope.protocol.messages import (
     ConnectionsUpdated,
     QueueUpdated,
+    SchedulesUpdated,
     StateUpdated,
     ToClient,
     WorkflowHistoryUpdated,
 )
+from actorscope.protocol.negotiation import carries, encode_for
 from actorscope.protocol.values import ValueCodec
 
 from .inspector_api import (
@@ -35,21 +39,23 @@ from .inspector_api import (
     HistoryChanged,
     InspectorEvent,
     QueueChanged,
+    SchedulesChanged,
     StateChanged,
 )
-from .ws_requests import history_bytes, wire_connections
+from .ws_requests import history_bytes, wire_connections, wire_schedules
 from .ws_send_queue import SendQueue
 
 __all__ = ["PushHub", "PushHubs", "PushTarget"]
 
 _log = logging.getLogger(__name__)
 
-#: The oldest protocol version each push exists in (§3 tables).
-_MIN_VERSION: dict[type[Any], int] = {
-    StateChanged: 1,
-    ConnectionsChanged: 1,
-    QueueChanged: 2,
-    HistoryChanged: 2,
+#: The push each change event becomes (its name is what the version table knows).
+_PUSH_NAMES: dict[type[Any], str] = {
+    StateChanged: StateUpdated.__name__,
+    ConnectionsChanged: ConnectionsUpdated.__name__,
+    QueueChanged: QueueUpdated.__name__,
+    HistoryChanged: WorkflowHistoryUpdated.__name__,
+    SchedulesChanged: SchedulesUpdated.__name__,
 }
 
 
@@ -81,7 +87,11 @@ def _queue_push(codec: ValueCodec, event: QueueChanged) -> ToClient:
 
 
 def _history_push(codec: ValueCodec, event: HistoryChanged) -> ToClient:
-    return ToClient(WorkflowHistoryUpdated(history=history_bytes(event.history)))
+    return ToClient(WorkflowHistoryUpdated(history=history_bytes(event.history, codec)))
+
+
+def _schedules_push(codec: ValueCodec, event: SchedulesChanged) -> ToClient:
+    return ToClient(SchedulesUpdated(schedules=wire_schedules(codec, event.schedules)))
 
 
 _BUILDERS: dict[type[Any], Callable[[ValueCodec, Any], ToClient]] = {
@@ -89,6 +99,7 @@ _BUILDERS: dict[type[Any], Callable[[ValueCodec, Any], ToClient]] = {
     ConnectionsChanged: _connections_push,
     QueueChanged: _queue_push,
     HistoryChanged: _history_push,
+    SchedulesChanged: _schedules_push,
 }
 
 
@@ -127,18 +138,26 @@ class PushHub:
 
     def _fan_out(self, event: InspectorEvent) -> None:
         kind = type(event)
-        min_version = _MIN_VERSION[kind]
-        targets = [t for t in self._targets.values() if t.version >= min_version]
+        name = _PUSH_NAMES[kind]
+        targets = [t for t in self._targets.values() if carries(name, t.version)]
         if not targets:
             # Nobody can take it: skip the value or history encoding entirely.
             return
-        push = _BUILDERS[kind](self._codec, event)
-        frames: dict[tuple[int, bool], bytes] = {}
+        # §11: each connection has its value codec (CBOR unless it asked for
+        # MessagePack); a target without one gets the hub's. One push per
+        # codec, one frame per (codec, version, framing mode).
+        build = _BUILDERS[kind]
+        pushes: dict[int, ToClient] = {}
+        frames: dict[tuple[int, int, bool], bytes] = {}
         for target in targets:
-            key = (target.version, target.prefixed)
+            codec = getattr(target, "value_codec", None) or self._codec
+            key = (id(codec), target.version, target.prefixed)
             frame = frames.get(key)
             if frame is None:
-                frame = frames[key] = encode_to_client(push, key[0], prefix=key[1])
+                push = pushes.get(key[0])
+                if push is None:
+                    push = pushes[key[0]] = build(codec, event)
+                frame = frames[key] = encode_for(push, key[1], key[2])
             target.queue.offer(frame)
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 import attrs
+from actorscope.protocol.errors import InvalidProtocolVersion
+from actorscope.protocol.negotiation import INVALID_PROTOCOL_VERSION, parse_protocol_version
 
 __all__ = [
     "ACTOR_SUBPROTOCOL_PREFIX",
@@ -24,9 +26,6 @@ __all__ = [
     "parse_handshake",
 ]
 
-#: Close reason for a bad ``?protocol_version=`` (close code 1002, PROTOCOL.md §1).
-INVALID_PROTOCOL_VERSION = "inspector.invalid_protocol_version"
-
 #: Selected whenever offered: browsers fail the handshake when the server picks
 #: none of the subprotocols they offered (PROTOCOL.md §6).
 RIVET_SUBPROTOCOL = "rivet"
@@ -34,10 +33,6 @@ ACTOR_SUBPROTOCOL_PREFIX = "rivet_actor."
 TOKEN_SUBPROTOCOL_PREFIX = "rivet_inspector_token."
 
 _BEARER = "bearer "
-
-
-class InvalidProtocolVersion(ValueError):
-    """``?protocol_version=`` is present but not a version this server speaks."""
 
 
 @attrs.frozen
@@ -59,11 +54,12 @@ def parse_handshake(scope: Mapping[str, Any], max_protocol_version: int) -> Hand
     """Read the handshake of an ASGI ``websocket`` scope.
 
     Raises:
-        InvalidProtocolVersion: ``protocol_version`` is empty, not a decimal
-            integer, or outside ``1..max_protocol_version`` (PROTOCOL.md §1:
-            such peers are closed with 1002; a version above the server's cap
+        InvalidProtocolVersion: ``protocol_version`` is not a version in
+            ``1..max_protocol_version`` as :func:`~actorscope.protocol.negotiation.
+            parse_protocol_version` reads it (PROTOCOL.md §9.2; such peers are
+            closed with 1002, before auth). A version above the server's cap
             is refused the same way rather than silently answered at another
-            version than the peer asked for).
+            version than the peer asked for.
     """
     offered: list[str] = list(scope.get("subprotocols") or ())
     path_params: Mapping[str, Any] = scope.get("path_params") or {}
@@ -76,7 +72,9 @@ def parse_handshake(scope: Mapping[str, Any], max_protocol_version: int) -> Hand
     return Handshake(
         actor_id=actor_id,
         token=token,
-        protocol_version=_protocol_version(scope.get("query_string", b""), max_protocol_version),
+        protocol_version=parse_protocol_version(
+            scope.get("query_string", b""), cap=max_protocol_version
+        ),
         subprotocol=RIVET_SUBPROTOCOL if RIVET_SUBPROTOCOL in offered else None,
     )
 
@@ -98,30 +96,3 @@ def _bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
                 return text[len(_BEARER) :].strip()
             return None
     return None
-
-
-def _protocol_version(query_string: bytes, max_protocol_version: int) -> int | None:
-    raw = [
-        value
-        for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
-        if key == "protocol_version"
-    ]
-    if not raw:
-        return None
-    # Every occurrence must be the same valid number: a peer that sends two
-    # different versions has not negotiated anything.
-    versions = {_one_version(value, max_protocol_version) for value in raw}
-    if len(versions) != 1:
-        raise InvalidProtocolVersion("conflicting protocol_version values")
-    return versions.pop()
-
-
-def _one_version(value: str, max_protocol_version: int) -> int:
-    # str.isdigit alone accepts non-ASCII digits and int() accepts "+4" and
-    # " 4"; only plain ASCII decimal digits are a version number here.
-    if not (value.isascii() and value.isdigit()) or len(value) > 5:
-        raise InvalidProtocolVersion(f"protocol_version {value!r} is not a version number")
-    version = int(value)
-    if not 1 <= version <= max_protocol_version:
-        raise InvalidProtocolVersion(f"protocol_version {version} is not supported")
-    return version

@@ -1,4 +1,4 @@
-"""The inspector WebSocket endpoint (PROTOCOL.md §1, §5, §6).
+"""The inspector WebSocket endpoint (PROTOCOL.md §1, §5, §6, §9.2, §9.8).
 
 ``inspector_websocket_routes`` returns the two starlette routes serving it:
 ``/gateway/{actorId}/inspector/connect`` and ``/inspector/connect`` (the
@@ -10,15 +10,21 @@ call, encode, queue append.
 Lifecycle of one connection:
 
 1. Handshake (``ws_handshake``): a bad ``?protocol_version=`` closes with
-   1002; then auth through ``ActorDirectory.authorize``: a bad or missing
-   token closes with 1008 ``inspector.unauthorized`` — checked before the
-   actor is looked up, so an unauthenticated peer learns nothing about which
-   actors exist — and an unknown actor with 1008 ``inspector.actor_not_found``.
+   1002, and so does a ``?value_codec=`` other than ``cbor`` or ``msgpack``
+   (``wire_values``: the connection's value codec, §11); then auth through
+   ``ActorDirectory.authorize``: a bad or missing token closes with 1008
+   ``inspector.unauthorized`` — checked before the actor is looked up, so
+   an unauthenticated peer learns nothing about which actors exist — and an
+   unknown actor with 1008 ``inspector.actor_not_found``.
    The handshake is accepted first in every case, because a WebSocket close
    code can only travel in a close frame (refusing the upgrade would show
    the client a bare HTTP 403 instead).
 2. The connection joins the actor's ``PushHub`` and its ``Init`` is queued
    first, so pushes racing with the ``Init`` snapshot follow it in order.
+   Which version each frame goes out at, what a capped server makes of a
+   newer request, and which pushes a peer gets are the rules of
+   :class:`actorscope.protocol.negotiation.ServerSide`, which the session
+   holds; nothing here decides them.
 3. A reader loop answers each request through ``ws_requests``; one writer
    task drains the bounded ``SendQueue``.
 
@@ -34,21 +40,23 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from actorscope.protocol.errors import DecodeError
-from actorscope.protocol.framing import (
-    NEWEST_VERSION,
-    decode_to_server,
-    downgrade_to_server,
-    encode_to_client,
+from actorscope.protocol.errors import DecodeError, InvalidProtocolVersion
+from actorscope.protocol.messages import Error, ToClient
+from actorscope.protocol.negotiation import (
+    CLOSE_INVALID_PROTOCOL_VERSION,
+    INVALID_PROTOCOL_VERSION,
+    ServerSide,
+    check_version,
 )
-from actorscope.protocol.messages import Error, ToClient, ToServer
 from actorscope.protocol.values import ValueCodec
+from actorscope.protocol.versions import NEWEST_VERSION
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from .errors import InspectorError
 from .inspector_api import ActorDirectory, ActorInspector, CredentialClass
+from .wire_values import INVALID_VALUE_CODEC, InvalidValueCodec, codec_from_query
 from .ws_fanout import PushHub, PushHubs
-from .ws_handshake import INVALID_PROTOCOL_VERSION, InvalidProtocolVersion, parse_handshake
+from .ws_handshake import parse_handshake
 from .ws_requests import ASYNC_HANDLERS, SYNC_HANDLERS, RequestContext, build_init
 from .ws_send_queue import AsgiSend, SendQueue
 
@@ -96,9 +104,11 @@ def inspector_websocket_routes(
 
     Args:
         directory: finds actors and checks tokens.
-        value_codec: encodes user values into ``data`` fields (§7).
-        max_protocol_version: the newest version this server speaks (1..4);
-            lower it to behave as an older peer (§1, §5).
+        value_codec: the default value codec for user values in ``data`` fields; a
+            peer picks another with ``?value_codec=cbor|msgpack`` (§11).
+        max_protocol_version: the newest version this server speaks (one of
+            ``protocol.versions.VERSIONS``); lower it to behave as an older
+            peer (§1, §5).
         send_queue_limit: frames one connection may have queued before it is
             closed as a slow consumer; ``send_queue_bytes`` bounds the same
             queue in bytes.
@@ -128,14 +138,23 @@ class InspectorEndpoint:
         send_queue_limit: int = DEFAULT_SEND_QUEUE_LIMIT,
         send_queue_bytes: int = DEFAULT_SEND_QUEUE_BYTES,
     ) -> None:
-        if not 1 <= max_protocol_version <= NEWEST_VERSION:
-            raise ValueError(f"max_protocol_version must be 1..{NEWEST_VERSION}")
+        check_version(max_protocol_version, name="max_protocol_version")
         self.directory = directory
         self.value_codec = value_codec
         self.max_protocol_version = max_protocol_version
         self.send_queue_limit = send_queue_limit
         self.send_queue_bytes = send_queue_bytes
         self.hubs = PushHubs(value_codec)
+        # One instance per codec name, so pushes are encoded once per codec.
+        self._codecs: dict[str, ValueCodec] = {}
+
+    def _codec_for(self, scope: MutableMapping[str, Any]) -> ValueCodec:
+        """The value codec the peer asked for (``?value_codec=``), or the server's (§11)."""
+        codec = codec_from_query(scope.get("query_string", b""), self.value_codec)
+        name = getattr(codec, "name", None)
+        if codec is self.value_codec or name is None:
+            return codec
+        return self._codecs.setdefault(name, codec)
 
     async def __call__(
         self, scope: MutableMapping[str, Any], receive: AsgiReceive, send: AsgiSend
@@ -149,7 +168,15 @@ class InspectorEndpoint:
             handshake = parse_handshake(scope, self.max_protocol_version)
         except InvalidProtocolVersion:
             # No subprotocol is known to be safe to select here: accept bare.
-            await _refuse(send, 1002, INVALID_PROTOCOL_VERSION, _offered_rivet(scope))
+            code, reason = CLOSE_INVALID_PROTOCOL_VERSION, INVALID_PROTOCOL_VERSION
+            await _refuse(send, code, reason, _offered_rivet(scope))
+            return
+        try:
+            codec = self._codec_for(scope)
+        except InvalidValueCodec:
+            # 1002 (protocol error), like a bad protocol_version: the peer asked
+            # for something this server does not speak.
+            await _refuse(send, 1002, INVALID_VALUE_CODEC, _offered_rivet(scope))
             return
         actor_id = handshake.actor_id or ""
         credential = self.directory.authorize(actor_id, handshake.token)
@@ -161,14 +188,14 @@ class InspectorEndpoint:
             await _refuse(send, 1008, ACTOR_NOT_FOUND, handshake.subprotocol)
             return
         await send({"type": "websocket.accept", "subprotocol": handshake.subprotocol})
-        session = _Session(self, inspector, credential, send, handshake.protocol_version)
+        session = _Session(self, inspector, credential, send, handshake.protocol_version, codec)
         await session.run(receive)
 
 
 class _Session:
-    """One inspector connection: version tracking, reader loop, writer task."""
+    """One inspector connection: version rules, reader loop, writer task."""
 
-    __slots__ = ("_hub", "context", "endpoint", "negotiated", "prefixed", "queue", "version")
+    __slots__ = ("_hub", "context", "endpoint", "queue", "versions")
 
     def __init__(
         self,
@@ -177,14 +204,11 @@ class _Session:
         credential: CredentialClass,
         send: AsgiSend,
         negotiated: int | None,
+        value_codec: ValueCodec,
     ) -> None:
         self.endpoint = endpoint
-        self.context = RequestContext(inspector, endpoint.value_codec, credential)
-        self.negotiated = negotiated
-        self.prefixed = negotiated is None
-        # §1: negotiated peers are answered at their version; embedded peers
-        # at the server's newest until their first frame says otherwise.
-        self.version = negotiated if negotiated is not None else endpoint.max_protocol_version
+        self.context = RequestContext(inspector, value_codec, credential)
+        self.versions = ServerSide(negotiated, endpoint.max_protocol_version)
         self.queue = SendQueue(
             send,
             max_frames=endpoint.send_queue_limit,
@@ -198,7 +222,7 @@ class _Session:
         try:
             try:
                 init = await build_init(self.context)
-                frame = encode_to_client(init, self.version, prefix=self.prefixed)
+                frame = self.versions.encode(init)
                 self.queue.offer_first(frame)
                 writer = asyncio.create_task(self.queue.run())
                 await self._read(receive)
@@ -223,6 +247,23 @@ class _Session:
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
 
+    @property
+    def version(self) -> int:
+        """The version this peer is answered at right now (for the push hub)."""
+        return self.versions.version
+
+    @property
+    def prefixed(self) -> bool:
+        return self.versions.prefixed
+
+    def carries(self, message_name: str) -> bool:
+        return self.versions.carries(message_name)
+
+    @property
+    def value_codec(self) -> ValueCodec:
+        """This connection's value codec (the push hub encodes pushes with it)."""
+        return self.context.value_codec
+
     def _give_up(self) -> None:
         hub, self._hub = self._hub, None
         if hub is not None:
@@ -230,8 +271,7 @@ class _Session:
 
     async def _read(self, receive: AsgiReceive) -> None:
         queue = self.queue
-        cap = self.endpoint.max_protocol_version
-        negotiated = self.negotiated
+        versions = self.versions
         sync_handlers = SYNC_HANDLERS
         context = self.context
         while True:
@@ -249,19 +289,14 @@ class _Session:
                 queue.close(1009, "inspector.frame_too_large")
                 continue
             try:
-                version, request = decode_to_server(frame, negotiated)
+                request = versions.decode(frame)
             except DecodeError as exc:
                 await self._reply_error(f"inspector.invalid_frame: {exc}")
                 continue
-            if negotiated is None:
-                self.version = version if version < cap else cap
-            if version > cap and isinstance(request, ToServer):
-                # §5: what a server capped below the frame's version makes of
-                # it — the request as that version sees it, or the Error.
-                request = downgrade_to_server(request, cap)
             if isinstance(request, ToClient):
-                # The request has no meaning here (v1 EventsRequest, a v4
-                # request at a v3 server): its answer is this Error.
+                # The request has no meaning here (v1 EventsRequest, a v6
+                # schedule request at a v5-capped server): its answer is this
+                # Error.
                 await self._reply(request)
                 continue
             body = request.body
@@ -285,10 +320,10 @@ class _Session:
                 await self._reply_error(f"inspector.internal_error: {type(exc).__name__}")
                 continue
             if reply is not None:
-                await queue.put(encode_to_client(reply, self.version, prefix=self.prefixed))
+                await queue.put(versions.encode(reply))
 
     async def _reply(self, message: ToClient) -> None:
-        await self.queue.put(encode_to_client(message, self.version, prefix=self.prefixed))
+        await self.queue.put(self.versions.encode(message))
 
     async def _reply_error(self, text: str) -> None:
         await self._reply(ToClient(Error(message=text)))

@@ -1,4 +1,4 @@
-"""Answers to inspector requests, in the newest (v4) message model.
+"""Answers to inspector requests, in the newest (v6) message model.
 
 One handler per request type (PROTOCOL.md §3), each calling the
 ``ActorInspector`` façade and building the reply; the WebSocket session
@@ -6,6 +6,15 @@ encodes the reply for the peer's version. Handlers that only read in-memory
 facts are plain functions so the per-frame hot path awaits nothing; the rest
 are coroutines. User values cross the wire through the server's value codec
 (§7); workflow histories through ``history_bytes`` (§4).
+
+``Init.tabConfig`` (v5+, PROTOCOL.md §9.3) is derived from the actor: each
+built-in tab the actor has nothing for is sent hidden — ``workflow`` without
+a workflow, ``database`` without a database, ``state`` without state,
+``queue`` without a queue (only workflow actors have one), ``schedules`` and
+``console`` without actions (a schedule runs an action; the console calls
+them). ``connections`` is always shown. A v5 peer additionally gets
+``schedules`` hidden (its version carries no schedules; see
+``protocol.negotiation.for_peer``).
 """
 
 from __future__ import annotations
@@ -13,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from actorscope.protocol.history import WorkflowHistory, encode_history
-from actorscope.protocol.jsonform import from_json
 from actorscope.protocol.messages import (
     ActionRequest,
     ActionResponse,
@@ -33,8 +40,18 @@ from actorscope.protocol.messages import (
     QueueStatus,
     RpcsListRequest,
     RpcsListResponse,
+    Schedule,
+    ScheduleDeleteRequest,
+    ScheduleDeleteResponse,
+    ScheduleError,
+    ScheduleFire,
+    ScheduleHistoryRequest,
+    ScheduleHistoryResponse,
+    SchedulesRequest,
+    SchedulesResponse,
     StateRequest,
     StateResponse,
+    TabConfigEntry,
     ToClient,
     TraceQueryRequest,
     TraceQueryResponse,
@@ -45,22 +62,40 @@ from actorscope.protocol.messages import (
 )
 from actorscope.protocol.values import ValueCodec
 
-from .errors import invalid_request
-from .inspector_api import ActorInspector, ConnectionInfo, CredentialClass
+from .errors import action_failed, invalid_request
+from .inspector_api import (
+    ActorInspector,
+    ConnectionInfo,
+    CredentialClass,
+    QueueInfo,
+    ScheduleFireInfo,
+    ScheduleInfo,
+)
+from .wire_values import wire_history_bytes
 
 if TYPE_CHECKING:
     from actorscope.engine import HistorySnapshot
 
 __all__ = [
     "ASYNC_HANDLERS",
+    "SCHEDULE_HISTORY_MAX",
+    "SCHEDULE_KINDS",
     "SYNC_HANDLERS",
     "AsyncHandler",
     "RequestContext",
     "SyncHandler",
     "build_init",
     "history_bytes",
+    "tab_config",
     "wire_connections",
+    "wire_fires",
+    "wire_schedules",
 ]
+
+#: ``ScheduleHistoryRequest.limit`` is clamped to ``1..SCHEDULE_HISTORY_MAX`` (§9.3).
+SCHEDULE_HISTORY_MAX = 1000
+#: The kinds a ``ScheduleDeleteRequest`` may name (§9.3).
+SCHEDULE_KINDS = ("at", "cron", "every")
 
 
 class RequestContext:
@@ -80,10 +115,9 @@ SyncHandler = Callable[[RequestContext, Any], ToClient | None]
 AsyncHandler = Callable[[RequestContext, Any], Awaitable[ToClient | None]]
 
 
-def history_bytes(snapshot: HistorySnapshot) -> bytes:
-    """The §4 ``WorkflowHistory`` bytes of an engine snapshot."""
-    history = from_json(WorkflowHistory, snapshot.to_transport(), data=_raw)
-    return encode_history(history)
+def history_bytes(snapshot: HistorySnapshot, codec: ValueCodec | None = None) -> bytes:
+    """The §4 ``WorkflowHistory`` bytes of an engine snapshot, user values in ``codec`` (§11)."""
+    return wire_history_bytes(snapshot, codec)
 
 
 def wire_connections(codec: ValueCodec, connections: list[ConnectionInfo]) -> list[Connection]:
@@ -92,14 +126,76 @@ def wire_connections(codec: ValueCodec, connections: list[ConnectionInfo]) -> li
     return [Connection(id=c.id, details=encode(c.details)) for c in connections]
 
 
+def wire_schedules(codec: ValueCodec, schedules: list[ScheduleInfo]) -> list[Schedule]:
+    """Façade schedules as wire ``Schedule`` structs (args through the codec, §9.3)."""
+    return [
+        Schedule(
+            id=s.id,
+            name=s.name,
+            kind=s.kind,
+            action=s.action,
+            args=codec.encode(list(s.args)),
+            # uint on the wire: a negative time is sent as 0 (§9.3).
+            next_run_at=max(0, s.next_run_at_ms),
+            last_run_at=None if s.last_run_at_ms is None else max(0, s.last_run_at_ms),
+            expression=s.expression,
+            timezone=s.timezone,
+            interval_ms=s.interval_ms,
+            max_history=s.max_history,
+        )
+        for s in schedules
+    ]
+
+
+def wire_fires(codec: ValueCodec, fires: list[ScheduleFireInfo]) -> list[ScheduleFire]:
+    """Façade fires as wire ``ScheduleFire`` structs (error metadata through the codec)."""
+    out = []
+    for f in fires:
+        error = None
+        if f.error is not None:
+            e = f.error
+            metadata = None if e.metadata is None else codec.encode(e.metadata)
+            error = ScheduleError(group=e.group, code=e.code, message=e.message, metadata=metadata)
+        out.append(
+            ScheduleFire(
+                action=f.action,
+                scheduled_at=max(0, f.scheduled_at_ms),
+                fired_at=max(0, f.fired_at_ms),
+                finished_at=None if f.finished_at_ms is None else max(0, f.finished_at_ms),
+                result=f.result,
+                error=error,
+            )
+        )
+    return out
+
+
+def _hidden(tab: str) -> TabConfigEntry:
+    return TabConfigEntry(id=tab, label=None, icon=None, hidden=True)
+
+
+def tab_config(inspector: ActorInspector, queue: QueueInfo) -> list[TabConfigEntry]:
+    """The built-in tabs this actor has nothing for, hidden (module docstring)."""
+    has_actions = bool(inspector.rpcs())
+    shown = {
+        "workflow": inspector.is_workflow_enabled,
+        "database": inspector.is_database_enabled,
+        "state": inspector.is_state_enabled,
+        "queue": queue.max_size > 0,
+        "schedules": has_actions,
+        "console": has_actions,
+    }
+    return [_hidden(tab) for tab, show in shown.items() if not show]
+
+
 async def build_init(context: RequestContext) -> ToClient:
-    """The newest-model ``Init`` sent when an inspector connects (§6)."""
+    """The newest-model ``Init`` sent when an inspector connects (§6, §9.3)."""
     inspector = context.inspector
     codec = context.value_codec
     state_enabled = inspector.is_state_enabled
     workflow_enabled = inspector.is_workflow_enabled
     snapshot = await inspector.workflow_history() if workflow_enabled else None
     queue = await inspector.queue_status(0)
+    schedules = await inspector.schedules()
     return ToClient(
         Init(
             connections=wire_connections(codec, inspector.connections()),
@@ -108,15 +204,12 @@ async def build_init(context: RequestContext) -> ToClient:
             rpcs=list(inspector.rpcs()),
             is_database_enabled=inspector.is_database_enabled,
             queue_size=queue.size,
-            workflow_history=history_bytes(snapshot) if snapshot is not None else None,
+            workflow_history=history_bytes(snapshot, codec) if snapshot is not None else None,
             is_workflow_enabled=workflow_enabled,
+            tab_config=tab_config(inspector, queue),
+            schedules=wire_schedules(codec, schedules),
         )
     )
-
-
-def _raw(data: bytes) -> bytes:
-    # The engine's transport form already carries ``data`` fields as bytes.
-    return data
 
 
 # -- requests answered from memory -------------------------------------------
@@ -157,7 +250,12 @@ async def _action(context: RequestContext, request: ActionRequest) -> ToClient:
     if not isinstance(args, list):
         raise invalid_request("action args must encode a list")
     output = await context.inspector.call_action(request.name, args)
-    return ToClient(ActionResponse(rid=request.id, output=context.value_codec.encode(output)))
+    try:
+        encoded = context.value_codec.encode(output)
+    except ValueError as exc:
+        # Storable but not expressible in this peer's codec (§11): say so.
+        raise action_failed(request.name, exc) from exc
+    return ToClient(ActionResponse(rid=request.id, output=encoded))
 
 
 async def _traces(context: RequestContext, request: TraceQueryRequest) -> ToClient:
@@ -187,7 +285,7 @@ async def _workflow_history(context: RequestContext, request: WorkflowHistoryReq
     return ToClient(
         WorkflowHistoryResponse(
             rid=request.id,
-            history=history_bytes(snapshot) if snapshot is not None else None,
+            history=history_bytes(snapshot, context.value_codec) if snapshot is not None else None,
             is_workflow_enabled=enabled,
         )
     )
@@ -202,7 +300,9 @@ async def _workflow_replay(context: RequestContext, request: WorkflowReplayReque
     )
     return ToClient(
         WorkflowReplayResponse(
-            rid=request.id, history=history_bytes(snapshot), is_workflow_enabled=True
+            rid=request.id,
+            history=history_bytes(snapshot, context.value_codec),
+            is_workflow_enabled=True,
         )
     )
 
@@ -218,6 +318,34 @@ async def _database_rows(context: RequestContext, request: DatabaseTableRowsRequ
     rows = await context.inspector.database_rows(request.table, request.limit, request.offset)
     return ToClient(
         DatabaseTableRowsResponse(rid=request.id, result=context.value_codec.encode(rows))
+    )
+
+
+async def _schedules(context: RequestContext, request: SchedulesRequest) -> ToClient:
+    schedules = await context.inspector.schedules()
+    return ToClient(
+        SchedulesResponse(rid=request.id, schedules=wire_schedules(context.value_codec, schedules))
+    )
+
+
+async def _schedule_history(context: RequestContext, request: ScheduleHistoryRequest) -> ToClient:
+    limit = min(max(request.limit, 1), SCHEDULE_HISTORY_MAX)
+    fires = await context.inspector.schedule_history(request.schedule_id, limit)
+    return ToClient(
+        ScheduleHistoryResponse(
+            rid=request.id,
+            schedule_id=request.schedule_id,
+            history=wire_fires(context.value_codec, fires),
+        )
+    )
+
+
+async def _schedule_delete(context: RequestContext, request: ScheduleDeleteRequest) -> ToClient:
+    if request.kind not in SCHEDULE_KINDS:
+        raise invalid_request(f'invalid inspector schedule kind "{request.kind}"')
+    deleted = await context.inspector.delete_schedule(request.schedule_id, request.kind)
+    return ToClient(
+        ScheduleDeleteResponse(rid=request.id, schedule_id=request.schedule_id, deleted=deleted)
     )
 
 
@@ -243,4 +371,7 @@ ASYNC_HANDLERS: dict[type[Any], AsyncHandler] = {
     WorkflowReplayRequest: _workflow_replay,
     DatabaseSchemaRequest: _database_schema,
     DatabaseTableRowsRequest: _database_rows,
+    SchedulesRequest: _schedules,
+    ScheduleHistoryRequest: _schedule_history,
+    ScheduleDeleteRequest: _schedule_delete,
 }

@@ -106,16 +106,25 @@ async function replays() {
   request.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const headers = { authorization: `Bearer ${job.token}`, "content-type": "application/json" };
   const times = [];
-  for (let i = 0; i < job.count; i += 1) {
+  let failed = 0;
+  let lastError = null;
+  while (times.length < job.count) {
     const t0 = performance.now();
     const r = await request(job.url, "POST", headers, "{}");
     const t = performance.now() - t0;
-    if (r.status !== 200) throw new Error(`POST ${job.url}: ${r.status} ${r.body}`);
-    times.push(t);
+    if (r.status !== 200) {
+      // Counted, reported, not timed; RivetKit 2.2.1 now and then answers a
+      // replay with a 500 (its log says why). Give up past a bound.
+      failed += 1;
+      lastError = `${r.status} ${r.body}`;
+      if (failed > job.count) throw new Error(`POST ${job.url}: ${lastError}`);
+    } else {
+      times.push(t);
+    }
     await settled(headers);
   }
   times.sort((a, b) => a - b);
-  return { medianMs: times[Math.floor(times.length / 2)], count: times.length };
+  return { medianMs: times[Math.floor(times.length / 2)], count: times.length, failed, lastError };
 }
 
 const modes = {

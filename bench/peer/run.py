@@ -225,7 +225,7 @@ def _ws_job(
     }
 
 
-def _run(args: argparse.Namespace) -> list[Row]:
+def _run(args: argparse.Namespace) -> tuple[list[Row], dict[str, int]]:
     cache = _install_node_side()
     node = shutil.which("node") or "node"
     # Development mode (no NODE_ENV=production): RivetKit restricts the KV read
@@ -233,9 +233,11 @@ def _run(args: argparse.Namespace) -> list[Row]:
     env = {**os.environ, "RIVET_INSPECTOR_TOKEN": TOKEN}
     with (
         tempfile.TemporaryDirectory() as rk_data,
+        open(cache / "rivetkit.log", "w") as rk_log,
         _process(
             [*_pin(0), node, str(cache / "rivetkit_server.mjs")],
             cwd=cache,
+            stderr=rk_log,
             env={**env, "RIVETKIT_STORAGE_PATH": rk_data, "PEER_PORT": str(args.rivetkit_port)},
         ) as rk_proc,
         _process([*_pin(0), sys.executable, __file__, "--role", "actorscope"]) as ours_proc,
@@ -304,6 +306,7 @@ def _run(args: argparse.Namespace) -> list[Row]:
             },
         }
         results: dict[tuple[str, str], list[float]] = {}
+        failures: dict[str, int] = {}
         order = list(targets)
         for round_no in range(args.rounds):
             # Alternate who goes first, so drift on the shared machine hits all alike.
@@ -316,6 +319,9 @@ def _run(args: argparse.Namespace) -> list[Row]:
                     _progress(f"round {round_no + 1}/{args.rounds}: {target} {measure}")
                     out = _client(cache, job)
                     value = out["medianMs"] if measure == "replay" else out["rate"]
+                    if out.get("failed"):
+                        failures[target] = failures.get(target, 0) + out["failed"]
+                        _progress(f"{target}: {out['failed']} replays failed: {out['lastError']}")
                     results.setdefault((target, measure), []).append(value)
 
     def med(target: str, measure: str) -> float | None:
@@ -333,14 +339,14 @@ def _run(args: argparse.Namespace) -> list[Row]:
         rk, ours_v = med("rivetkit", measure), med("actorscope", measure)
         assert rk is not None and ours_v is not None
         rows.append((name, med("echo", measure), rk, ours_v, measure == "replay"))
-    return rows
+    return rows, failures
 
 
 def _progress(text: str) -> None:
     print(f"  … {text}", file=sys.stderr, flush=True)
 
 
-def _print(rows: list[Row], args: argparse.Namespace) -> None:
+def _print(rows: list[Row], failures: dict[str, int], args: argparse.Namespace) -> None:
     header = (
         "measurement",
         "echo",
@@ -372,6 +378,9 @@ def _print(rows: list[Row], args: argparse.Namespace) -> None:
         f"\n{args.rounds} rounds of {args.seconds:g} s, medians; {pinned}; "
         f"replay: median of {args.replays} per round"
     )
+    for target, count in sorted(failures.items()):
+        print(f"{target} answered {count} replay(s) with an error (retried, not timed)")
+    print(f"RivetKit's log: {_cache_dir() / 'rivetkit.log'}")
 
 
 def main() -> int:
@@ -392,7 +401,8 @@ def main() -> int:
 
         eventloop.run(_actorscope_server())  # the loop `actorscope serve` runs on
         return 0
-    _print(_run(args), args)
+    rows, failures = _run(args)
+    _print(rows, failures, args)
     return 0
 
 

@@ -21,27 +21,34 @@ from actorscope.client import (
     StateUpdate,
 )
 from actorscope.protocol.history import WorkflowHistory, WorkflowStepEntry
+from actorscope.protocol.versions import NEWEST_VERSION, VERSIONS, since
+from actorscope.server.schedules import ScheduleApi
 
 SERVER_TOKEN = "test-server-token-0123456789"
 TIMEOUT = 5.0
 
-#: The first version each request exists in (PROTOCOL.md §3 "Requests").
-SINCE = {
-    "state": 1,
-    "patch_state": 1,
-    "connections": 1,
-    "action": 1,
-    "rpcs": 1,
-    "traces": 2,
-    "queue": 2,
-    "workflow_history": 2,
-    "replay": 4,
-    "database_schema": 3,
-    "database_rows": 3,
+#: The request each client method sends; the version table says since when
+#: it exists (PROTOCOL.md §3, §9.3).
+REQUESTS = {
+    "state": "StateRequest",
+    "patch_state": "StateRequest",  # a PatchStateRequest, then a StateRequest
+    "connections": "ConnectionsRequest",
+    "action": "ActionRequest",
+    "rpcs": "RpcsListRequest",
+    "traces": "TraceQueryRequest",
+    "queue": "QueueRequest",
+    "workflow_history": "WorkflowHistoryRequest",
+    "replay": "WorkflowReplayRequest",
+    "database_schema": "DatabaseSchemaRequest",
+    "database_rows": "DatabaseTableRowsRequest",
+    "schedules": "SchedulesRequest",
+    "schedule_history": "ScheduleHistoryRequest",
+    "delete_schedule": "ScheduleDeleteRequest",
 }
+SINCE = {method: since(request) for method, request in REQUESTS.items()}
 
 
-def _client(server: Any, actor_id: str, version: int = 4) -> InspectorClient:
+def _client(server: Any, actor_id: str, version: int = NEWEST_VERSION) -> InspectorClient:
     return InspectorClient(server.url, actor_id, SERVER_TOKEN, version, timeout=TIMEOUT)
 
 
@@ -52,10 +59,13 @@ async def _wait_for(predicate: Any, timeout: float = TIMEOUT) -> None:
         await asyncio.sleep(0.02)
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", VERSIONS)
 async def test_every_request_of_every_version(
     server: Any, demo_ids: dict[str, str], version: int
 ) -> None:
+    counter_actor = server.directory.get(demo_ids["counter"])
+    assert counter_actor is not None
+    tick = ScheduleApi(counter_actor.scheduler).every(3600, "increment", 1, name="tick")
     calls: dict[str, Any] = {}
     async with _client(server, demo_ids["counter"], version) as counter:
         assert isinstance(counter.init, InitView)
@@ -67,8 +77,14 @@ async def test_every_request_of_every_version(
         calls["rpcs"] = lambda: counter.rpcs()
         calls["traces"] = lambda: counter.traces(0, 2**62, 100)
         calls["queue"] = lambda: counter.queue(10)
+        calls["schedules"] = lambda: counter.schedules()
+        calls["schedule_history"] = lambda: counter.schedule_history(tick, 5)
+        calls["delete_schedule"] = lambda: counter.delete_schedule("gone", "at")
         results: dict[str, Any] = {}
-        for name in ("state", "patch_state", "action", "connections", "rpcs", "traces", "queue"):
+        for name in (
+            "state", "patch_state", "action", "connections", "rpcs", "traces", "queue",
+            "schedules", "schedule_history", "delete_schedule",
+        ):
             if version >= SINCE[name]:
                 results[name] = await calls[name]()
             else:
@@ -79,12 +95,21 @@ async def test_every_request_of_every_version(
         assert await counter.state() == {"count": 42}
         assert results["connections"] == []
         assert results["rpcs"] == ["get_count", "increment"]
-        if version >= 2:
+        if version >= SINCE["queue"]:
             assert results["queue"].size == 0
             assert isinstance(results["traces"], dict)  # the OTLP document
+        if version >= SINCE["schedules"]:
+            (schedule,) = results["schedules"]
+            assert (schedule.id, schedule.kind, schedule.action) == ("tick", "every", "increment")
+            assert schedule.args == [1] and schedule.interval_ms == 3_600_000
+            assert results["schedule_history"] == []
+            assert results["delete_schedule"] is False
+            assert [s.id for s in counter.init.schedules] == ["tick"]
+        else:
+            assert counter.init.schedules == []
 
     async with _client(server, demo_ids["steps"], version) as steps:
-        if version >= 2:
+        if version >= SINCE["workflow_history"]:
             await _wait_for(lambda: _has_entries(steps, 4))
             history = await steps.workflow_history()
             assert history is not None
@@ -92,7 +117,7 @@ async def test_every_request_of_every_version(
         else:
             with pytest.raises(RequestNotSupported, match="not in protocol v1"):
                 await steps.workflow_history()
-        if version >= 4:
+        if version >= SINCE["replay"]:
             history = await steps.workflow_history()
             assert history is not None
             two = _entry_id(history, "two")
@@ -104,7 +129,7 @@ async def test_every_request_of_every_version(
                 await steps.replay()
 
     async with _client(server, demo_ids["inventory"], version) as inventory:
-        if version >= 3:
+        if version >= SINCE["database_schema"]:
             schema = await inventory.database_schema()
             assert "items" in repr(schema)
             rows = await inventory.database_rows("items", 2, 1)
@@ -254,6 +279,6 @@ def test_urls_and_versions() -> None:
         == "wss://example.com/base/gateway/a%20b/inspector/connect?protocol_version=3"
     )
     with pytest.raises(ValueError):
-        InspectorClient("http://x", "a", protocol_version=5)
+        InspectorClient("http://x", "a", protocol_version=NEWEST_VERSION + 1)
     with pytest.raises(ValueError):
         inspector_url("ftp://x", "a", 4)

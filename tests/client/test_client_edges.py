@@ -19,7 +19,7 @@ from actorscope.client import (
     InspectorTimeout,
     ServerError,
 )
-from actorscope.protocol.framing import decode_to_server, encode_to_client
+from actorscope.protocol.framing import NEWEST_VERSION, decode_to_server, encode_to_client
 from actorscope.protocol.messages import Error, Init, StateRequest, StateResponse, ToClient
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -27,26 +27,28 @@ Script = Callable[[ServerConnection], Awaitable[None]]
 INIT = ToClient(
     Init(
         connections=[],
-        state=b"\x80",
+        state=b"\xa0",  # {} in CBOR, the value codec the client asks for by default
         is_state_enabled=True,
         rpcs=[],
         is_database_enabled=False,
         queue_size=0,
         workflow_history=None,
         is_workflow_enabled=False,
+        tab_config=[],
+        schedules=[],
     )
 )
 
 
 async def _send(ws: ServerConnection, message: Any) -> None:
     wrapped = message if isinstance(message, ToClient) else ToClient(message)
-    await ws.send(encode_to_client(wrapped, 4, prefix=False))
+    await ws.send(encode_to_client(wrapped, NEWEST_VERSION, prefix=False))
 
 
 async def _requests(ws: ServerConnection) -> AsyncIterator[Any]:
     async for frame in ws:
         assert isinstance(frame, bytes)
-        _, msg = decode_to_server(frame, 4)
+        _, msg = decode_to_server(frame, NEWEST_VERSION)
         yield msg.body
 
 

@@ -44,6 +44,30 @@ def _script(url: str, counter_id: str, inventory_id: str) -> dict[str, Any]:
     return out
 
 
+def _schedules_script(url: str, heartbeat_id: str) -> dict[str, Any]:
+    with SyncInspectorClient(url, heartbeat_id, SERVER_TOKEN, timeout=5.0) as client:
+        assert client.version == 6  # the newest by default
+        return {
+            "schedules": client.schedules(),
+            "history": client.schedule_history("heartbeat", 5),
+            "deleted": client.delete_schedule("heartbeat", "every"),
+            "after": client.schedules(),
+        }
+
+
+async def test_sync_client_schedules(server: Any, demo_ids: dict[str, str]) -> None:
+    actor = server.directory.get(demo_ids["heartbeat"])
+    deadline = asyncio.get_running_loop().time() + 30
+    while not await actor.schedules():
+        assert asyncio.get_running_loop().time() < deadline, "the heartbeat never scheduled"
+        await asyncio.sleep(0.05)
+    out = await asyncio.to_thread(_schedules_script, server.url, demo_ids["heartbeat"])
+    assert [(s.id, s.kind, s.action) for s in out["schedules"]] == [("heartbeat", "every", "beat")]
+    assert all(f.action == "beat" for f in out["history"])
+    assert out["deleted"] is True
+    assert out["after"] == []
+
+
 async def test_sync_client_runs_every_call(server: Any, demo_ids: dict[str, str]) -> None:
     out = await asyncio.to_thread(_script, server.url, demo_ids["counter"], demo_ids["inventory"])
     assert out["state"] == {"count": 0}

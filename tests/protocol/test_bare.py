@@ -11,6 +11,7 @@ import tracemalloc
 
 import pytest
 from actorscope.protocol import (
+    NEWEST_VERSION,
     DecodeError,
     StateRequest,
     ToServer,
@@ -128,7 +129,9 @@ def test_tag_byte_with_high_bit_is_unknown() -> None:
     assert "unknown union tag 128" in reason(b"\x04\x00\x80\x01\x00")
 
 
-@pytest.mark.parametrize("prefix", [b"\x00\x00", b"\x05\x00", b"\x01\x01", b"\xff\xff"])
+@pytest.mark.parametrize(
+    "prefix", [b"\x00\x00", (NEWEST_VERSION + 1).to_bytes(2, "little"), b"\x01\x01", b"\xff\xff"]
+)
 def test_unknown_version_prefix(prefix: bytes) -> None:
     with pytest.raises(UnsupportedVersion) as info:
         decode_to_server(prefix + b"\x01\x00")
@@ -139,7 +142,7 @@ def test_unknown_version_prefix(prefix: bytes) -> None:
 def test_negotiated_mode_has_no_prefix() -> None:
     assert decode_to_server(b"\x01\x05", 2) == (2, ToServer(StateRequest(5)))
     with pytest.raises(UnsupportedVersion):
-        decode_to_server(b"\x01\x05", 5)
+        decode_to_server(b"\x01\x05", NEWEST_VERSION + 1)
 
 
 def test_accepts_bytearray_and_memoryview() -> None:

@@ -1,4 +1,4 @@
-"""Version conversion (PROTOCOL.md §5): the reference vectors and every chain pair.
+"""Version conversion (PROTOCOL.md §5, §9.5): the reference vectors and every chain pair.
 
 The expectations here are written from the spec, not derived from our code:
 which message exists at which version, which Error code replaces it, and the
@@ -12,50 +12,65 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from actorscope.protocol import convert, decode_versioned, to_json
+from actorscope.protocol import VERSIONS, convert, decode_versioned, to_json
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
-FRAMES: list[dict[str, Any]] = json.loads((VECTORS / "inspector-frames.json").read_text())
-CONVERSIONS: list[dict[str, Any]] = json.loads((VECTORS / "conversions.json").read_text())
+# v1-v4 from rivetkit 2.2.1, v4-v6 from 2.3.19 (tests/vectors/README.md).
+OLD_CONVERSIONS: list[dict[str, Any]] = json.loads((VECTORS / "conversions.json").read_text())
+NEW_CONVERSIONS: list[dict[str, Any]] = json.loads(
+    (VECTORS / "v5-v6" / "conversions.json").read_text()
+)
+FRAMES: list[dict[str, Any]] = [
+    *json.loads((VECTORS / "inspector-frames.json").read_text()),
+    *json.loads((VECTORS / "v5-v6" / "inspector-frames.json").read_text()),
+]
+CONVERSIONS = [*OLD_CONVERSIONS, *NEW_CONVERSIONS]
 
-# The union tag of ToClient's Error at each version (PROTOCOL.md §3).
-ERROR_TAG = {1: 8, 2: 11, 3: 11, 4: 12}
+# The union tag of ToClient's Error at each version (PROTOCOL.md §3, §9.3).
+ERROR_TAG = {1: 8, 2: 11, 3: 11, 4: 12, 5: 12, 6: 16}
 
 # First and last version in which each message exists (PROTOCOL.md §3 tables).
 TO_SERVER_SPAN = {
-    "PatchStateRequest": (1, 4),
-    "StateRequest": (1, 4),
-    "ConnectionsRequest": (1, 4),
-    "ActionRequest": (1, 4),
+    "PatchStateRequest": (1, 6),
+    "StateRequest": (1, 6),
+    "ConnectionsRequest": (1, 6),
+    "ActionRequest": (1, 6),
     "EventsRequest": (1, 1),
     "ClearEventsRequest": (1, 1),
-    "RpcsListRequest": (1, 4),
-    "TraceQueryRequest": (2, 4),
-    "QueueRequest": (2, 4),
-    "WorkflowHistoryRequest": (2, 4),
-    "WorkflowReplayRequest": (4, 4),
-    "DatabaseSchemaRequest": (3, 4),
-    "DatabaseTableRowsRequest": (3, 4),
+    "RpcsListRequest": (1, 6),
+    "TraceQueryRequest": (2, 6),
+    "QueueRequest": (2, 6),
+    "WorkflowHistoryRequest": (2, 6),
+    "WorkflowReplayRequest": (4, 6),
+    "DatabaseSchemaRequest": (3, 6),
+    "DatabaseTableRowsRequest": (3, 6),
+    "SchedulesRequest": (6, 6),
+    "ScheduleHistoryRequest": (6, 6),
+    "ScheduleDeleteRequest": (6, 6),
 }
 TO_CLIENT_SPAN = {
-    "StateResponse": (1, 4),
-    "ConnectionsResponse": (1, 4),
+    "StateResponse": (1, 6),
+    "ConnectionsResponse": (1, 6),
     "EventsResponse": (1, 1),
-    "ActionResponse": (1, 4),
-    "ConnectionsUpdated": (1, 4),
+    "ActionResponse": (1, 6),
+    "ConnectionsUpdated": (1, 6),
     "EventsUpdated": (1, 1),
-    "QueueUpdated": (2, 4),
-    "StateUpdated": (1, 4),
-    "WorkflowHistoryUpdated": (2, 4),
-    "RpcsListResponse": (1, 4),
-    "TraceQueryResponse": (2, 4),
-    "QueueResponse": (2, 4),
-    "WorkflowHistoryResponse": (2, 4),
-    "WorkflowReplayResponse": (4, 4),
-    "Error": (1, 4),
-    "Init": (1, 4),
-    "DatabaseSchemaResponse": (3, 4),
-    "DatabaseTableRowsResponse": (3, 4),
+    "QueueUpdated": (2, 6),
+    "StateUpdated": (1, 6),
+    "WorkflowHistoryUpdated": (2, 6),
+    "RpcsListResponse": (1, 6),
+    "TraceQueryResponse": (2, 6),
+    "QueueResponse": (2, 6),
+    "WorkflowHistoryResponse": (2, 6),
+    "WorkflowReplayResponse": (4, 6),
+    "Error": (1, 6),
+    "Init": (1, 6),
+    "DatabaseSchemaResponse": (3, 6),
+    "DatabaseTableRowsResponse": (3, 6),
+    "SchedulesUpdated": (6, 6),
+    "SchedulesResponse": (6, 6),
+    "ScheduleHistoryResponse": (6, 6),
+    "ScheduleDeleteResponse": (6, 6),
 }
 # §5: the Error that replaces a message where it does not exist.
 REQUEST_UNSUPPORTED = {
@@ -67,6 +82,9 @@ REQUEST_UNSUPPORTED = {
     "WorkflowReplayRequest": "inspector.workflow_replay_unsupported",
     "DatabaseSchemaRequest": "inspector.database_unsupported",
     "DatabaseTableRowsRequest": "inspector.database_unsupported",
+    "SchedulesRequest": "inspector.schedules_unsupported",
+    "ScheduleHistoryRequest": "inspector.schedules_unsupported",
+    "ScheduleDeleteRequest": "inspector.schedules_unsupported",
 }
 RESPONSE_DROPPED = {
     "EventsResponse": "inspector.events_dropped",
@@ -79,6 +97,10 @@ RESPONSE_DROPPED = {
     "WorkflowReplayResponse": "inspector.workflow_history_dropped",
     "DatabaseSchemaResponse": "inspector.database_dropped",
     "DatabaseTableRowsResponse": "inspector.database_dropped",
+    "SchedulesUpdated": "inspector.schedules_dropped",
+    "SchedulesResponse": "inspector.schedules_dropped",
+    "ScheduleHistoryResponse": "inspector.schedules_dropped",
+    "ScheduleDeleteResponse": "inspector.schedules_dropped",
 }
 
 _TAGS = {(x["direction"], x["hex"]): x["message"]["body"]["tag"] for x in FRAMES}
@@ -133,7 +155,28 @@ def test_reference_threw_only_for_requests_we_answer_with_errors() -> None:
         "WorkflowReplayRequest",
         "DatabaseSchemaRequest",
         "DatabaseTableRowsRequest",
+        "SchedulesRequest",
+        "ScheduleHistoryRequest",
+        "ScheduleDeleteRequest",
     }
+
+
+def test_vbare_order_bug_records_differ_from_the_reference_and_we_match_adjacent() -> None:
+    # PROTOCOL.md §9.6: TypeScript vbare 0.0.4 serializes to v5/v4 with the
+    # wrong converter steps. Those records carry both answers; ours is the
+    # adjacent-step one (test_reference_conversion). Every other record is
+    # the reference's own output, so there we match RivetKit itself.
+    bugs = [x for x in NEW_CONVERSIONS if x["vbare_order_bug"]]
+    assert bugs, "the 2.3.19 vectors record the ordering bug"
+    for x in NEW_CONVERSIONS:
+        same = (x["output_hex"], x["reference_threw"]) == (
+            x["adjacent_output_hex"],
+            x["adjacent_threw"],
+        )
+        assert same != x["vbare_order_bug"], x
+        if not x["vbare_order_bug"] and not x["reference_threw"]:
+            frame = bytes.fromhex(x["input_hex"])
+            assert convert(x["direction"], frame, x["to_version"]).hex() == x["output_hex"]
 
 
 # -- every (message type, from-version, to-version) through the chain ---------------
@@ -150,14 +193,15 @@ def _samples() -> list[tuple[str, str, int, dict[str, Any], str]]:
 def _chain_cases() -> list[tuple[str, str, int, int, dict[str, Any], str]]:
     cases = []
     for direction, tag, version, message, hexframe in _samples():
-        for to in (1, 2, 3, 4):
+        for to in VERSIONS:
             if to != version:
                 cases.append((direction, tag, version, to, message, hexframe))
     return cases
 
 
 def _init_at(val: dict[str, Any], version: int) -> dict[str, Any]:
-    """§5: Init between v1 and v2+ (events dropped/added empty, new fields defaulted)."""
+    """§5, §9.5: Init at ``version`` (v1 events empty; fields a version lacks
+    dropped; fields it adds defaulted: tabConfig and schedules empty)."""
     common = {k: val[k] for k in ("connections", "state", "isStateEnabled", "rpcs")}
     if version == 1:
         return {
@@ -168,15 +212,18 @@ def _init_at(val: dict[str, Any], version: int) -> dict[str, Any]:
             "rpcs": common["rpcs"],
             "isDatabaseEnabled": val["isDatabaseEnabled"],
         }
-    if "queueSize" in val:
-        return val
-    return {
+    out = {
         **common,
         "isDatabaseEnabled": val["isDatabaseEnabled"],
-        "queueSize": 0,
-        "workflowHistory": None,
-        "isWorkflowEnabled": False,
+        "queueSize": val.get("queueSize", 0),
+        "workflowHistory": val.get("workflowHistory"),
+        "isWorkflowEnabled": val.get("isWorkflowEnabled", False),
     }
+    if version >= 5:
+        out["tabConfig"] = val.get("tabConfig", [])
+    if version >= 6:
+        out["schedules"] = val.get("schedules", [])
+    return out
 
 
 def expected_after(direction: str, tag: str, frm: int, to: int, message: dict[str, Any]) -> Any:

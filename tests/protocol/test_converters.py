@@ -13,8 +13,8 @@ from actorscope.protocol import (
     Error,
     EventsRequest,
     EventsResponse,
-    Init,
     InitV1,
+    InitV2,
     QueueResponse,
     QueueStatus,
     StateRequest,
@@ -24,15 +24,16 @@ from actorscope.protocol import (
     ToServerV1,
     decode_versioned,
     v2,
-    v3,
-    v4,
 )
 from actorscope.protocol.converters import IDENTITY_STEPS, downgrade, upgrade
 from actorscope.protocol.versions import MODULES as VERSION_MODULES
+from actorscope.protocol.versions import VERSIONS
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
-FRAMES: list[dict[str, Any]] = json.loads((VECTORS / "inspector-frames.json").read_text())
-MODULES = {2: v2, 3: v3, 4: v4}
+FRAMES: list[dict[str, Any]] = [
+    *json.loads((VECTORS / "inspector-frames.json").read_text()),
+    *json.loads((VECTORS / "v5-v6" / "inspector-frames.json").read_text()),
+]
 
 
 def _messages(direction: str, version: int) -> list[Any]:
@@ -43,22 +44,32 @@ def _messages(direction: str, version: int) -> list[Any]:
     ]
 
 
-@pytest.mark.parametrize(
-    "version", [v for v, m in VERSION_MODULES.items() if getattr(m, "UPGRADES_ARE_IDENTITY", False)]
-)
+NEWER = [v for v in VERSION_MODULES if v > 1]
+
+
+@pytest.mark.parametrize("version", NEWER)
 def test_identity_steps_return_their_argument(version: int) -> None:
-    module = MODULES[version]
-    assert module.upgrade_to_server in IDENTITY_STEPS
-    assert module.upgrade_to_client in IDENTITY_STEPS
-    for msg in _messages("to_server", version - 1):
-        assert module.upgrade_to_server(msg) is msg
-    for msg in _messages("to_client", version - 1):
-        assert module.upgrade_to_client(msg) is msg
+    module = VERSION_MODULES[version]
+    if module.SERVER_UPGRADE_IS_IDENTITY:
+        assert module.upgrade_to_server in IDENTITY_STEPS
+        for msg in _messages("to_server", version - 1):
+            assert module.upgrade_to_server(msg) is msg
+    else:
+        assert module.upgrade_to_server not in IDENTITY_STEPS
+    if module.CLIENT_UPGRADE_IS_IDENTITY:
+        assert module.upgrade_to_client in IDENTITY_STEPS
+        for msg in _messages("to_client", version - 1):
+            assert module.upgrade_to_client(msg) is msg
+    else:
+        assert module.upgrade_to_client not in IDENTITY_STEPS
 
 
-def test_v2_steps_are_not_identities() -> None:
-    assert v2.UPGRADES_ARE_IDENTITY is False
-    assert v3.UPGRADES_ARE_IDENTITY is True and v4.UPGRADES_ARE_IDENTITY is True
+def test_which_steps_are_identities() -> None:
+    # v1->v2 rebuilds everything; v5 and v6 rebuild Init on the client side.
+    server = [VERSION_MODULES[v].SERVER_UPGRADE_IS_IDENTITY for v in NEWER]
+    client = [VERSION_MODULES[v].CLIENT_UPGRADE_IS_IDENTITY for v in NEWER]
+    assert server == [False, True, True, True, True]
+    assert client == [False, True, True, False, False]
     assert type(v2.upgrade_to_server(ToServerV1(StateRequest(1)))) is ToServer
     assert v2.upgrade_to_server not in IDENTITY_STEPS
     assert v2.upgrade_to_client not in IDENTITY_STEPS
@@ -67,16 +78,16 @@ def test_v2_steps_are_not_identities() -> None:
 def _step_by_step_up(msg: Any, frm: int, to: int) -> Any:
     for n in range(frm + 1, to + 1):
         client = type(msg) in (ToClient, ToClientV1)
-        module = MODULES[n]
+        module = VERSION_MODULES[n]
         msg = module.upgrade_to_client(msg) if client else module.upgrade_to_server(msg)
     return msg
 
 
 @pytest.mark.parametrize("direction", ["to_server", "to_client"])
-@pytest.mark.parametrize("frm", [1, 2, 3])
+@pytest.mark.parametrize("frm", VERSIONS)
 def test_chains_equal_every_adjacent_step_applied_in_order(direction: str, frm: int) -> None:
     for msg in _messages(direction, frm):
-        for to in range(frm, 5):
+        for to in VERSIONS[frm - 1 :]:
             assert upgrade(msg, frm, to) == _step_by_step_up(msg, frm, to)
 
 
@@ -90,7 +101,7 @@ def test_v1_v2_request_steps() -> None:
 
 def test_v1_v2_response_steps() -> None:
     init_v1 = InitV1([Connection("a", b"")], [], None, False, ["r"], True)
-    init = Init([Connection("a", b"")], None, False, ["r"], True, 0, None, False)
+    init = InitV2([Connection("a", b"")], None, False, ["r"], True, 0, None, False)
     assert v2.upgrade_to_client(ToClientV1(init_v1)) == ToClient(init)
     assert v2.downgrade_to_client(ToClient(init)) == ToClientV1(init_v1)
     assert v2.upgrade_to_client(ToClientV1(EventsResponse(1, []))) == ToClient(

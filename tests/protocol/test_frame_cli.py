@@ -19,14 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from actorscope.protocol import NEWEST_VERSION, VERSIONS
 from actorscope.server.cli import main
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
-FRAMES: list[dict[str, Any]] = json.loads((VECTORS / "inspector-frames.json").read_text())
-CONVERSIONS: list[dict[str, Any]] = json.loads((VECTORS / "conversions.json").read_text())
+# v1-v4 (rivetkit 2.2.1) and v5-v6 (2.3.19) vectors together.
+FRAMES: list[dict[str, Any]] = [
+    *json.loads((VECTORS / "inspector-frames.json").read_text()),
+    *json.loads((VECTORS / "v5-v6" / "inspector-frames.json").read_text()),
+]
+CONVERSIONS: list[dict[str, Any]] = [
+    *json.loads((VECTORS / "conversions.json").read_text()),
+    *json.loads((VECTORS / "v5-v6" / "conversions.json").read_text()),
+]
 
-# The union tag of ToClient's Error at each version (PROTOCOL.md §3).
-ERROR_TAG = {1: 8, 2: 11, 3: 11, 4: 12}
+# The union tag of ToClient's Error at each version (PROTOCOL.md §3, §9.3).
+ERROR_TAG = {1: 8, 2: 11, 3: 11, 4: 12, 5: 12, 6: 16}
 # §5: the Error a request gets when it cannot go down to the target version.
 REQUEST_ERROR = {
     "EventsRequest": "inspector.events_dropped",
@@ -37,6 +45,9 @@ REQUEST_ERROR = {
     "WorkflowReplayRequest": "inspector.workflow_replay_unsupported",
     "DatabaseSchemaRequest": "inspector.database_unsupported",
     "DatabaseTableRowsRequest": "inspector.database_unsupported",
+    "SchedulesRequest": "inspector.schedules_unsupported",
+    "ScheduleHistoryRequest": "inspector.schedules_unsupported",
+    "ScheduleDeleteRequest": "inspector.schedules_unsupported",
 }
 # The ToServer union tag of each request per version (§3), to name the request
 # inside a conversion vector's input frame without using our decoder.
@@ -86,6 +97,9 @@ REQUEST_TAGS = {
         "DatabaseTableRowsRequest",
     ],
 }
+REQUEST_TAGS[5] = REQUEST_TAGS[4]  # §9.3: v5 requests are v4's
+REQUEST_TAGS[6] = [*REQUEST_TAGS[4], "SchedulesRequest", "ScheduleHistoryRequest",
+                   "ScheduleDeleteRequest"]
 
 
 def _dash(direction: str) -> str:
@@ -247,7 +261,8 @@ def test_bad_single_argument_prints_error_json_and_exits_1() -> None:
 
 
 def test_out_of_range_version_option_is_a_usage_error() -> None:
-    out = _run("convert", "--direction", "to-server", "--to-version", "5", "04000100")
+    beyond = str(NEWEST_VERSION + 1)
+    out = _run("convert", "--direction", "to-server", "--to-version", beyond, "04000100")
     assert out.returncode not in (0, 1)
     assert "--to-version" in out.stderr
     assert out.stdout == ""
@@ -270,7 +285,7 @@ def test_every_vector_decodes_at_its_own_version_in_both_framings(
     assert code == 0
     expected = [{"version": v["version"], "message": v["message"]} for v in vectors]
     assert [json.loads(line) for line in lines] == expected
-    for version in (1, 2, 3, 4):
+    for version in VERSIONS:
         at = [v for v in vectors if v["version"] == version]
         code, lines = _main(
             ["decode", "--direction", _dash(direction), "--version", str(version)],
@@ -288,7 +303,7 @@ def test_every_vector_decodes_at_its_own_version_in_both_framings(
 def test_every_vector_encodes_from_its_message(
     direction: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for version in (1, 2, 3, 4):
+    for version in VERSIONS:
         at = [v for v in _by_direction()[direction] if v["version"] == version]
         code, lines = _main(
             ["encode", "--direction", _dash(direction), "--version", str(version)],
@@ -314,7 +329,7 @@ def test_every_conversion_vector_through_convert(
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for c in CONVERSIONS:
         groups[(c["direction"], c["to_version"])].append(c)
-    assert len(groups) == 8
+    assert len(groups) == 2 * len(VERSIONS)
     for (direction, to_version), cases in groups.items():
         code, lines = _main(
             ["convert", "--direction", _dash(direction), "--to-version", str(to_version)],
@@ -330,7 +345,7 @@ def test_convert_to_the_frames_own_version_is_unchanged(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for direction, vectors in _by_direction().items():
-        for version in (1, 2, 3, 4):
+        for version in VERSIONS:
             at = [v for v in vectors if v["version"] == version]
             code, lines = _main(
                 ["convert", "--direction", _dash(direction), "--to-version", str(version)],

@@ -19,8 +19,11 @@ from actorscope.protocol import (
     EventsRequest,
     Init,
     InitV1,
+    InitV2,
+    InitV5,
     PatchStateRequest,
     QueueRequest,
+    SchedulesUpdated,
     StateRequest,
     StateResponse,
     ToClient,
@@ -48,8 +51,9 @@ EVENTS_DROPPED = {"body": {"tag": "Error", "val": {"message": "inspector.events_
 
 
 def test_versions() -> None:
-    assert NEWEST_VERSION == 4
-    assert VERSIONS == (1, 2, 3, 4)
+    # PROTOCOL.md §9.1: six versions, newest 6.
+    assert NEWEST_VERSION == 6
+    assert tuple(range(1, NEWEST_VERSION + 1)) == VERSIONS
 
 
 @pytest.mark.parametrize(
@@ -90,6 +94,13 @@ def test_decode_to_client_upgrades_every_message_to_the_newest_model(
         assert msg.body.is_workflow_enabled is False
         assert [to_json(c) for c in msg.body.connections] == val["connections"]
         assert msg.body.rpcs == val["rpcs"]
+    elif tag == "Init":
+        # §9.5: v2-v4 Init gains an empty tabConfig (v5) and schedules (v6).
+        assert type(msg.body) is Init
+        assert msg.body.tab_config == [] and msg.body.schedules == []
+        newest = {k: v for k, v in to_json(msg)["body"]["val"].items()}
+        assert newest.pop("tabConfig") == [] and newest.pop("schedules") == []
+        assert newest == val
     else:
         assert to_json(msg) == vector["message"]
     assert decode_to_client(bytes.fromhex(vector["hex"][4:]), version) == (version, msg)
@@ -113,6 +124,8 @@ INIT = ToClient(
         queue_size=3,
         workflow_history=b"\x00\x00\x00",
         is_workflow_enabled=True,
+        tab_config=[],
+        schedules=[],
     )
 )
 
@@ -130,8 +143,10 @@ def test_encode_to_client_at_each_version_and_without_prefix() -> None:
         framed = encode_to_client(INIT, version)
         assert framed[:2] == bytes([version, 0])
         assert encode_to_client(INIT, version, prefix=False) == framed[2:]
-    assert decode_to_client(encode_to_client(INIT, 4)) == (4, INIT)
-    assert decode_to_client(encode_to_client(INIT, 3)) == (3, INIT)
+    assert decode_to_client(encode_to_client(INIT, NEWEST_VERSION)) == (NEWEST_VERSION, INIT)
+    for version in VERSIONS[1:]:
+        # Down and up again loses nothing INIT carries (its lists are empty).
+        assert decode_to_client(encode_to_client(INIT, version)) == (version, INIT)
 
 
 @pytest.mark.parametrize(
@@ -185,10 +200,10 @@ def test_encode_to_server_raises_conversion_error_with_the_reply() -> None:
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: encode_to_client(INIT, 5),
+        lambda: encode_to_client(INIT, NEWEST_VERSION + 1),
         lambda: encode_to_server(ToServer(StateRequest(1)), 0),
-        lambda: decode_to_client(b"\x01", 9),
-        lambda: encode_versioned("to_server", ToServer(StateRequest(1)), 7),
+        lambda: decode_to_client(b"\x01", NEWEST_VERSION + 3),
+        lambda: encode_versioned("to_server", ToServer(StateRequest(1)), NEWEST_VERSION + 1),
     ],
 )
 def test_unsupported_version_arguments(call: Any) -> None:
@@ -221,7 +236,10 @@ def test_body_classes_in_tag_order() -> None:
     assert body_classes("to_server", 1)[4] is EventsRequest
     assert body_classes("to_server", 4)[8] is WorkflowReplayRequest
     assert body_classes("to_client", 1)[9] is InitV1
-    assert body_classes("to_client", 4)[13] is Init
+    assert body_classes("to_client", 4)[13] is InitV2
+    assert body_classes("to_client", 5)[13] is InitV5
+    assert body_classes("to_client", 6)[17] is Init
+    assert body_classes("to_client", 6)[7] is SchedulesUpdated
 
 
 def test_parse_direction() -> None:

@@ -107,7 +107,7 @@ def test_message_json_and_versions() -> None:
     [
         ([], "expected an object for ToServer at \\$"),
         ({"body": {"tag": "StateRequest"}}, 'expected {"tag", "val"} for ToServerBody at \\$.body'),
-        ({"body": {"tag": "Nope", "val": {}}}, "unknown tag 'Nope' for ToServerBody v4"),
+        ({"body": {"tag": "Nope", "val": {}}}, "unknown tag 'Nope' for ToServerBody v6"),
         ({"body": {"tag": "StateRequest", "val": {}}}, "missing field 'id'"),
         ({"body": {"tag": "StateRequest", "val": {"id": 1, "x": 2}}}, "unknown field 'x'"),
         ({"body": {"tag": "StateRequest", "val": {"id": -1}}}, "uint range at \\$.body.val.id"),
@@ -192,5 +192,5 @@ def test_error_paths_name_list_indexes_and_map_keys() -> None:
 
 
 def test_to_json_refuses_a_non_member_in_a_union() -> None:
-    with pytest.raises(TypeError, match="is not a member of ToServerBody v4"):
+    with pytest.raises(TypeError, match="is not a member of ToServerBody v6"):
         to_json(ToServer(WorkflowHistory([], [], {})))  # type: ignore[arg-type]

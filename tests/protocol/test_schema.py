@@ -7,7 +7,15 @@ from pathlib import Path
 
 import attrs
 import pytest
-from actorscope.protocol import SchemaError, SchemaMismatch, body_classes, history, v1, v2, v3, v4
+from actorscope.protocol import (
+    NEWEST_VERSION,
+    VERSIONS,
+    SchemaError,
+    SchemaMismatch,
+    body_classes,
+    history,
+    v4,
+)
 from actorscope.protocol.codec import Codec
 from actorscope.protocol.modelcheck import check_bindings
 from actorscope.protocol.schema import (
@@ -23,11 +31,11 @@ from actorscope.protocol.schema import (
     parse_schema,
     snake_case,
 )
+from actorscope.protocol.versions import MODULES as VERSION_MODULES
 
 REPO = Path(__file__).resolve().parents[2]
-MODULES = {"v1": v1, "v2": v2, "v3": v3, "v4": v4, "workflow-history-v1": history}
-FILES = {"v1": "v1.bare", "v2": "v2.bare", "v3": "v3.bare", "v4": "v4.bare"}
-FILES["workflow-history-v1"] = "workflow-history-v1.bare"
+MODULES = {f"v{n}": m for n, m in VERSION_MODULES.items()} | {"workflow-history-v1": history}
+FILES = {label: f"{label}.bare" for label in MODULES}
 
 
 # -- parser -----------------------------------------------------------------------
@@ -113,6 +121,10 @@ SPEC_TO_SERVER = {
     " DatabaseSchema DatabaseTableRows",
     4: "PatchState State Connections Action RpcsList TraceQuery Queue WorkflowHistory"
     " WorkflowReplay DatabaseSchema DatabaseTableRows",
+    5: "PatchState State Connections Action RpcsList TraceQuery Queue WorkflowHistory"
+    " WorkflowReplay DatabaseSchema DatabaseTableRows",
+    6: "PatchState State Connections Action RpcsList TraceQuery Queue WorkflowHistory"
+    " WorkflowReplay DatabaseSchema DatabaseTableRows Schedules ScheduleHistory ScheduleDelete",
 }
 SPEC_TO_CLIENT = {
     1: "StateResponse ConnectionsResponse EventsResponse ActionResponse ConnectionsUpdated"
@@ -127,10 +139,25 @@ SPEC_TO_CLIENT = {
     " StateUpdated WorkflowHistoryUpdated RpcsListResponse TraceQueryResponse QueueResponse"
     " WorkflowHistoryResponse WorkflowReplayResponse Error Init DatabaseSchemaResponse"
     " DatabaseTableRowsResponse",
+    # §9.3: v5 has v4's unions; v6 appends three requests and inserts four
+    # client-bound members (SchedulesUpdated at 7, three responses at 13-15).
+    5: "StateResponse ConnectionsResponse ActionResponse ConnectionsUpdated QueueUpdated"
+    " StateUpdated WorkflowHistoryUpdated RpcsListResponse TraceQueryResponse QueueResponse"
+    " WorkflowHistoryResponse WorkflowReplayResponse Error Init DatabaseSchemaResponse"
+    " DatabaseTableRowsResponse",
+    6: "StateResponse ConnectionsResponse ActionResponse ConnectionsUpdated QueueUpdated"
+    " StateUpdated WorkflowHistoryUpdated SchedulesUpdated RpcsListResponse TraceQueryResponse"
+    " QueueResponse WorkflowHistoryResponse WorkflowReplayResponse SchedulesResponse"
+    " ScheduleHistoryResponse ScheduleDeleteResponse Error Init DatabaseSchemaResponse"
+    " DatabaseTableRowsResponse",
 }
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+def test_the_spec_tables_cover_every_version() -> None:
+    assert set(SPEC_TO_SERVER) == set(SPEC_TO_CLIENT) == set(VERSIONS)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_union_tag_order_matches_the_spec_tables(version: int) -> None:
     schema = MODULES[f"v{version}"].SCHEMA
     server = schema.types["ToServerBody"]
@@ -142,7 +169,11 @@ def test_union_tag_order_matches_the_spec_tables(version: int) -> None:
     ]
     assert [m.name for m in client.members] == SPEC_TO_CLIENT[version].split()  # type: ignore[union-attr]
     names = [c.__name__ for c in body_classes("to_client", version)]
-    assert names == [n if n != "Init" or version > 1 else "InitV1" for n in client_names(version)]
+    # Init changed in v2, v5 and v6: each shape has its own class (InitV1,
+    # InitV2, InitV5, Init); every other member is the shared class.
+    assert ["Init" if n.startswith("Init") else n for n in names] == client_names(version)
+    init_class = names[client_names(version).index("Init")]
+    assert init_class == {1: "InitV1", 5: "InitV5", NEWEST_VERSION: "Init"}.get(version, "InitV2")
 
 
 def client_names(version: int) -> list[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from actorscope.protocol.versions import NEWEST_VERSION
 from actorscope.server.cli import build_parser
 
 TIMEOUT = 5.0
@@ -83,5 +84,6 @@ async def test_without_demo_there_are_no_actors(tmp_path: Path, serve_process: A
 def test_parser_defaults() -> None:
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port, args.dev, args.demo) == ("127.0.0.1", 6420, False, False)
-    assert args.max_protocol_version == 4 and args.inspector_token is None
+    assert args.max_protocol_version == NEWEST_VERSION and args.inspector_token is None
+    assert args.value_codec == "cbor"
     assert args.data == Path(".actorscope")

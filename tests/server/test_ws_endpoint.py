@@ -47,6 +47,8 @@ from actorscope.server.inspector_api import (
     InspectorEvent,
     QueueChanged,
     QueueInfo,
+    ScheduleFireInfo,
+    ScheduleInfo,
     StateChanged,
     TraceResult,
 )
@@ -108,6 +110,8 @@ class FakeActor:
     is_state_enabled: bool = True
     is_database_enabled: bool = False
     is_workflow_enabled: bool = True
+    schedule_list: list[ScheduleInfo] = attrs.Factory(list)
+    history_limits: list[int] = attrs.Factory(list)
 
     def state(self) -> Any:
         return self.state_value
@@ -151,6 +155,16 @@ class FakeActor:
 
     async def database_rows(self, table: str, limit: int, offset: int) -> list[dict[str, Any]]:
         return []
+
+    async def schedules(self) -> list[ScheduleInfo]:
+        return list(self.schedule_list)
+
+    async def schedule_history(self, schedule_id: str, limit: int) -> list[ScheduleFireInfo]:
+        self.history_limits.append(limit)
+        return []
+
+    async def delete_schedule(self, schedule_id: str, kind: str) -> bool:
+        return False
 
     def subscribe(self, listener: Callable[[InspectorEvent], None]) -> Callable[[], None]:
         self.listeners.append(listener)
@@ -248,7 +262,7 @@ async def test_embedded_mode_follows_the_peer_version(srv: Server) -> None:
     async with ws(srv) as conn:
         assert conn.subprotocol == "rivet"
         init = await recv(conn)
-        assert init[:2] == b"\x04\x00"  # newest version before the peer spoke
+        assert init[:2] == b"\x04\x00"  # v4 before the peer spoke (§9.8)
         await conn.send(encode_to_server(ToServer(StateRequest(id=7)), 2))
         reply = await recv(conn)
         assert reply[:2] == b"\x02\x00"
@@ -271,7 +285,7 @@ async def test_negotiated_v1_gets_a_v1_init_and_bare_payloads(srv: Server) -> No
         assert (await recv_msg(conn, 1)).rid == 3
 
 
-@pytest.mark.parametrize("value", ["", "x", "0", "5", "65536", "-1", "%2B4", "%204", "1.0"])
+@pytest.mark.parametrize("value", ["", "x", "0", "7", "65536", "-1", "+4", "%204", "1.0"])
 async def test_invalid_protocol_version_closes_1002(
     srv: Server, value: str, closed_with: ClosedWith
 ) -> None:

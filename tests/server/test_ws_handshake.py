@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from actorscope.protocol.versions import NEWEST_VERSION, VERSIONS
 from actorscope.server.ws_handshake import Handshake, InvalidProtocolVersion, parse_handshake
 
 
@@ -27,10 +28,23 @@ def test_embedded_mode_by_default() -> None:
     assert parse_handshake(scope(actor="a"), 4) == Handshake("a", None, None, None)
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_negotiated_versions(version: int) -> None:
-    parsed = parse_handshake(scope(f"protocol_version={version}".encode()), 4)
+    parsed = parse_handshake(scope(f"protocol_version={version}".encode()), NEWEST_VERSION)
     assert parsed.protocol_version == version
+
+
+@pytest.mark.parametrize(
+    ("query", "version"),
+    [
+        # PROTOCOL.md §9.2: form-decoded, then a decimal u16; the first one counts.
+        (b"protocol_version=%2B4", 4),
+        (b"protocol_version=004", 4),
+        (b"protocol_version=2&protocol_version=3", 2),
+    ],
+)
+def test_versions_as_upstream_parses_them(query: bytes, version: int) -> None:
+    assert parse_handshake(scope(query), 4).protocol_version == version
 
 
 @pytest.mark.parametrize(
@@ -43,10 +57,10 @@ def test_negotiated_versions(version: int) -> None:
         b"protocol_version=5",
         b"protocol_version=65536",
         b"protocol_version=99999999999999999999",
-        b"protocol_version=%2B4",
+        b"protocol_version=+4",  # "+" decodes to a space
         b"protocol_version=%204",
         b"protocol_version=%D9%A4",  # ARABIC-INDIC DIGIT FOUR
-        b"protocol_version=2&protocol_version=3",
+        b"protocol_version=x&protocol_version=3",
     ],
 )
 def test_invalid_versions(query: bytes) -> None:

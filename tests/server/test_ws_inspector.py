@@ -3,7 +3,7 @@
 A real actorscope server (``conftest.py``: demo registry, SQLite store,
 uvicorn on 127.0.0.1, a free port) and real ``websockets`` clients:
 every request of every version in both framing modes, the capped server,
-replay of the ``steps`` demo, auth, bad input (PROTOCOL.md §1, §5, §6).
+replay of the ``steps`` demo, auth, bad input (PROTOCOL.md §1, §5, §6, §9).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgpack
+import cbor2
 import pytest
 from actorscope.engine import WorkflowContext
 from actorscope.protocol.framing import decode_to_client, encode_to_server
@@ -33,6 +33,12 @@ from actorscope.protocol.messages import (
     QueueResponse,
     RpcsListRequest,
     RpcsListResponse,
+    ScheduleDeleteRequest,
+    ScheduleDeleteResponse,
+    ScheduleHistoryRequest,
+    ScheduleHistoryResponse,
+    SchedulesRequest,
+    SchedulesResponse,
     StateRequest,
     StateResponse,
     StateUpdated,
@@ -46,8 +52,10 @@ from actorscope.protocol.messages import (
     WorkflowReplayRequest,
     WorkflowReplayResponse,
 )
+from actorscope.protocol.versions import EMBEDDED_FIRST_VERSION, NEWEST_VERSION, VERSIONS, since
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.runner import RunningServer
+from actorscope.server.schedules import ScheduleApi
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -95,7 +103,7 @@ class Peer:
         """The next response or Error, keeping the pushes that came first.
 
         Replies come at the peer's version; an embedded peer may see pushes
-        at the server's newest version from before its first frame.
+        at v4 (§9.8) from before its first frame.
         """
         while True:
             version, body = await self.versioned()
@@ -121,7 +129,7 @@ def token_protocols(token: str) -> list[Subprotocol]:
 
 
 async def open_peer(
-    server: RunningServer, actor_id: str, version: int = 4, negotiated: bool = False
+    server: RunningServer, actor_id: str, version: int = NEWEST_VERSION, negotiated: bool = False
 ) -> Peer:
     assert server.server_token is not None
     conn = await connect(
@@ -133,8 +141,10 @@ async def open_peer(
     if negotiated:
         assert isinstance(await peer.message(), Init)
     else:
-        # Before the peer speaks, an embedded peer is answered at the newest version.
-        _, init = decode_to_client(await peer.frame())
+        # Before the peer speaks, an embedded peer is answered at v4 or the
+        # server's cap if lower (§9.8).
+        version_sent, init = decode_to_client(await peer.frame())
+        assert version_sent == min(EMBEDDED_FIRST_VERSION, server.config.max_protocol_version)
         assert isinstance(init.body, Init)
     return peer
 
@@ -160,52 +170,64 @@ async def wait_for_steps(server: RunningServer, actor_id: str, count: int) -> No
     raise AssertionError("the workflow did not run its steps")
 
 
-# (request builder, actor, expected reply class, oldest version)
-Case = tuple[Callable[[int], Any], str, type[Any], int]
+# (request builder, actor, expected reply class); each runs from the version
+# the table says its request exists since.
+Case = tuple[Callable[[int], Any], str, type[Any]]
 CASES: list[Case] = [
-    (lambda i: StateRequest(id=i), "counter", StateResponse, 1),
-    (lambda i: ConnectionsRequest(id=i), "counter", ConnectionsResponse, 1),
+    (lambda i: StateRequest(id=i), "counter", StateResponse),
+    (lambda i: ConnectionsRequest(id=i), "counter", ConnectionsResponse),
     (
-        lambda i: ActionRequest(id=i, name="increment", args=msgpack.packb([2])),
+        lambda i: ActionRequest(id=i, name="increment", args=cbor2.dumps([2])),
         "counter",
         ActionResponse,
-        1,
     ),
-    (lambda i: RpcsListRequest(id=i), "counter", RpcsListResponse, 1),
+    (lambda i: RpcsListRequest(id=i), "counter", RpcsListResponse),
     (
         lambda i: TraceQueryRequest(id=i, start_ms=0, end_ms=2**53, limit=100),
         "counter",
         TraceQueryResponse,
-        2,
     ),
-    (lambda i: QueueRequest(id=i, limit=10), "order", QueueResponse, 2),
-    (lambda i: WorkflowHistoryRequest(id=i), "steps", WorkflowHistoryResponse, 2),
-    (lambda i: DatabaseSchemaRequest(id=i), "inventory", DatabaseSchemaResponse, 3),
+    (lambda i: QueueRequest(id=i, limit=10), "order", QueueResponse),
+    (lambda i: WorkflowHistoryRequest(id=i), "steps", WorkflowHistoryResponse),
+    (lambda i: DatabaseSchemaRequest(id=i), "inventory", DatabaseSchemaResponse),
     (
         lambda i: DatabaseTableRowsRequest(id=i, table="items", limit=10, offset=0),
         "inventory",
         DatabaseTableRowsResponse,
-        3,
     ),
-    (lambda i: WorkflowReplayRequest(id=i, entry_id=None), "steps", WorkflowReplayResponse, 4),
+    (lambda i: WorkflowReplayRequest(id=i, entry_id=None), "steps", WorkflowReplayResponse),
+    (lambda i: SchedulesRequest(id=i), "counter", SchedulesResponse),
+    (
+        lambda i: ScheduleHistoryRequest(id=i, schedule_id="tick", limit=0),
+        "counter",
+        ScheduleHistoryResponse,
+    ),
+    (
+        lambda i: ScheduleDeleteRequest(id=i, schedule_id="gone", kind="at"),
+        "counter",
+        ScheduleDeleteResponse,
+    ),
 ]
 
 
 @pytest.mark.parametrize("negotiated", [True, False], ids=["negotiated", "embedded"])
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", VERSIONS)
 async def test_every_request_gets_its_response(
     server: RunningServer, demo_ids: dict[str, str], version: int, negotiated: bool
 ) -> None:
     await wait_for_steps(server, demo_ids["steps"], 3)
+    counter_actor = server.directory.get(demo_ids["counter"])
+    assert counter_actor is not None
+    ScheduleApi(counter_actor.scheduler).every(3600, "increment", 1, name="tick")
     peers: dict[str, Peer] = {}
     try:
         for name, actor_id in demo_ids.items():
             peers[name] = await open_peer(server, actor_id, version, negotiated)
         counter = peers["counter"]
-        await counter.send(PatchStateRequest(state=msgpack.packb({"count": 40})))
+        await counter.send(PatchStateRequest(state=cbor2.dumps({"count": 40})))
         request_id = 1000 + version
-        for build, actor, reply_class, oldest in CASES:
-            if version < oldest:
+        for build, actor, reply_class in CASES:
+            if version < since(type(build(0)).__name__):
                 continue
             request_id += 1
             peer = peers[actor]
@@ -214,12 +236,21 @@ async def test_every_request_gets_its_response(
             assert isinstance(reply, reply_class), reply
             assert reply.rid == request_id
             if reply_class is StateResponse:  # the patch came first
-                assert msgpack.unpackb(reply.state) == {"count": 40}
+                assert cbor2.loads(reply.state) == {"count": 40}
             if reply_class is ActionResponse:
-                assert msgpack.unpackb(reply.output) == 42
+                assert cbor2.loads(reply.output) == 42
             if reply_class is DatabaseTableRowsResponse:
-                rows = msgpack.unpackb(reply.result)
+                rows = cbor2.loads(reply.result)
                 assert [row["name"] for row in rows] == ["apple", "pear", "plum"]
+            if reply_class is SchedulesResponse:
+                assert [(s.id, s.kind, s.action) for s in reply.schedules] == [
+                    ("tick", "every", "increment")
+                ]
+                assert cbor2.loads(reply.schedules[0].args) == [1]
+            if reply_class is ScheduleHistoryResponse:
+                assert reply.schedule_id == "tick" and reply.history == []
+            if reply_class is ScheduleDeleteResponse:
+                assert (reply.schedule_id, reply.deleted) == ("gone", False)
         if version == 1:
             for tag in (V1_EVENTS_TAG, V1_CLEAR_EVENTS_TAG):
                 await counter.send_raw_v1(tag, 7)
@@ -299,13 +330,13 @@ async def test_replay_from_a_step_end_to_end(
             if isinstance(body, WorkflowHistoryUpdated):
                 seen.append(step_ids(decode_history(body.history)))
             elif isinstance(body, StateUpdated):
-                timelines.append(msgpack.unpackb(body.state)["timeline"])
+                timelines.append(cbor2.loads(body.state)["timeline"])
         assert any("two" in s and "three" not in s for s in seen)
         # Each re-run step saves the state before it completes (demo ``_mark``).
         assert timelines[-1] == ["one", "two", "three", "two", "three"]
-        await peer.send(ActionRequest(id=3, name="get_timeline", args=msgpack.packb([])))
+        await peer.send(ActionRequest(id=3, name="get_timeline", args=cbor2.dumps([])))
         timeline = await peer.reply()
-        assert msgpack.unpackb(timeline.output) == ["one", "two", "three", "two", "three"]
+        assert cbor2.loads(timeline.output) == ["one", "two", "three", "two", "three"]
 
 
 async def test_replay_while_a_step_runs_is_refused(
@@ -397,7 +428,7 @@ async def test_server_token_and_own_token_work(
         _, init = decode_to_client(await recv_bytes(conn))
         assert isinstance(init.body, Init)
         assert init.body.state is not None
-        assert msgpack.unpackb(init.body.state) == {"count": 0}
+        assert cbor2.loads(init.body.state) == {"count": 0}
     # The server-wide token as a bearer header.
     async with connect(
         inspector_url(server, actor.actor_id),
@@ -428,7 +459,8 @@ async def test_dev_mode_without_a_token_needs_no_auth(
 async def test_bad_frames_keep_the_connection_usable(
     server: RunningServer, demo_ids: dict[str, str], frame: bytes
 ) -> None:
-    peer = await open_peer(server, demo_ids["counter"])
+    # Before any good frame the Error goes out at v4, the embedded first version.
+    peer = await open_peer(server, demo_ids["counter"], EMBEDDED_FIRST_VERSION)
     async with peer.conn:
         await peer.conn.send(frame)
         error = await peer.reply()
@@ -447,7 +479,7 @@ async def test_two_mib_frame_closes_1009(
     assert code == 1009
 
 
-@pytest.mark.parametrize("value", ["", "abc", "0", "5", "65536"])
+@pytest.mark.parametrize("value", ["", "abc", "0", "7", "65536", "+6", "%206", "-1"])
 async def test_invalid_protocol_version_closes_1002(
     server: RunningServer, demo_ids: dict[str, str], value: str, closed_with: ClosedWith
 ) -> None:
