@@ -313,3 +313,23 @@ async def test_sigterm_drains_and_another_node_takes_over_at_once(
         history = await _get(http, f"{b.url}/gateway/{order}/inspector/workflow-history")
         assert history["history"] is not None
     assert json.dumps(_leases(postgres_dsn)[order]) == json.dumps(["b", 2])
+
+
+def test_store_comes_from_the_environment_and_a_lone_server_has_none(
+    monkeypatch: Any,
+) -> None:
+    from actorscope.server.cli import build_parser
+    from actorscope.server.nodes_cli import STORE_ENV, cluster_config
+
+    parser = build_parser()
+    monkeypatch.delenv(STORE_ENV, raising=False)
+    assert cluster_config(parser.parse_args(["serve"])) is None
+    monkeypatch.setenv(STORE_ENV, "postgresql://u:secret@db/x")
+    config = cluster_config(parser.parse_args(["serve", "--lease-ms", "3000"]))
+    assert config is not None
+    assert config.dsn == "postgresql://u:secret@db/x"
+    assert config.lease_ms == 3000
+    assert config.node_id.startswith("node-")
+    # The flag wins over the environment.
+    given = cluster_config(parser.parse_args(["serve", "--store", "postgresql://h/y"]))
+    assert given is not None and given.dsn == "postgresql://h/y"
