@@ -110,7 +110,9 @@ class Node:
         argv += ["--steps", str(steps), "--lease-ms", str(lease_ms)]
         if dsn:
             argv += ["--dsn", dsn]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        data.mkdir(parents=True, exist_ok=True)
+        with (data / "node.log").open("w") as log:  # kept for a failed run's post-mortem
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True)
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         if not url:
@@ -224,20 +226,13 @@ async def _bench(args: argparse.Namespace, dsn: str, root: Path) -> list[tuple[s
         ]
         try:
             # Bounded: on an overloaded machine a figure may not come; say so.
-            sps = await asyncio.wait_for(
-                _steps_per_second(nodes, args.actors, args.steps), _PHASE_S
-            )
-            local = await asyncio.wait_for(
-                _round_trips(nodes[0], nodes[0], args.requests), _PHASE_S
-            )
+            sps = await _bounded(_steps_per_second(nodes, args.actors, args.steps))
+            local = await _bounded(_round_trips(nodes[0], nodes[0], args.requests))
             relayed = "-"
             if count > 1:
-                rt = await asyncio.wait_for(
-                    _round_trips(nodes[0], nodes[-1], args.requests), _PHASE_S
-                )
-                relayed = f"{rt:,.0f}"
+                relayed = await _bounded(_round_trips(nodes[0], nodes[-1], args.requests))
             label = f"{count} node{'s' if count > 1 else ''}, PostgreSQL"
-            rows.append((label, f"{sps:,.0f}", f"{local:,.0f}", relayed))
+            rows.append((label, sps, local, relayed))
             _progress(rows[-1])
         finally:
             for node in nodes:
@@ -247,6 +242,14 @@ async def _bench(args: argparse.Namespace, dsn: str, root: Path) -> list[tuple[s
         (f"failover (lease {args.lease_ms} ms)", "-", "-", f"kill -9 -> resumed {took:.2f} s")
     )
     return rows
+
+
+async def _bounded(measure: Any) -> str:
+    try:
+        value = await asyncio.wait_for(measure, _PHASE_S)
+    except TimeoutError:
+        return f"stalled (> {_PHASE_S:.0f} s; see node.log)"
+    return f"{value:,.0f}"
 
 
 def _progress(row: tuple[str, ...]) -> None:
