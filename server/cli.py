@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 __all__ = ["build_parser", "main", "plain_text"]
 
-_COMMANDS: tuple[str, ...] = ("serve_cli", "frame_cli", "inspect_cli")
+_COMMANDS: tuple[str, ...] = ("serve_cli", "frame_cli", "inspect_cli", "nodes_cli")
 
 
 # ``x`` (a reStructuredText literal in a module docstring) reads as x in a

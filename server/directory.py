@@ -14,6 +14,7 @@ import hmac
 import logging
 import secrets
 import time
+from typing import Protocol
 
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
 
@@ -34,8 +35,23 @@ def tokens_equal(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
+class Placement(Protocol):
+    """Where actors live in a cluster (``cluster.ClusterNode``); ``None`` on a lone server."""
+
+    async def place_new(self, record: ActorRecord) -> None:
+        """Take the lease of a new actor before its record is written."""
+        ...
+
+    async def claim_existing(self, name: str, key: str) -> ActorInstance | None:
+        """Open here the stored actor (name, key) if no node owns it; ``None`` if none is stored."""
+        ...
+
+
 class ActorSystem:
     """Owns the actor instances of one server."""
+
+    #: Set by a cluster node before ``start``: it, not ``start``, opens the actors.
+    placement: Placement | None = None
 
     def __init__(
         self,
@@ -63,6 +79,8 @@ class ActorSystem:
         return self._dev and self.server_token is None
 
     async def start(self) -> None:
+        if self.placement is not None:
+            return
         records = await self.store.load_records()
         for record in sorted(records, key=lambda r: (r.create_ts, r.actor_id)):
             definition = self.registry.get(record.name)
@@ -84,6 +102,22 @@ class ActorSystem:
                 log.exception("actor %s: close failed", actor.actor_id)
         self._actors.clear()
         self.store.close()
+
+    async def drop(self, actor_id: str) -> None:
+        """Close one actor and forget it here (its lease moved to another node)."""
+        actor = self._actors.pop(actor_id, None)
+        if actor is None:
+            return
+        self._by_key.pop((actor.record.name, actor.record.key), None)
+        try:
+            await actor.close()
+        except Exception:
+            # Its writes are refused by the fence by now: nothing to save.
+            log.info("actor %s: closed after losing its lease", actor_id, exc_info=True)
+
+    async def open_record(self, record: ActorRecord) -> ActorInstance:
+        """Open a stored actor here (a cluster node took it over)."""
+        return await self._open(record)
 
     async def _open(self, record: ActorRecord) -> ActorInstance:
         definition = self.registry.get(record.name)
@@ -123,6 +157,10 @@ class ActorSystem:
             existing = self._by_key.get((name, key))
             if existing is not None:
                 return self._actors[existing]
+            if self.placement is not None:
+                claimed = await self.placement.claim_existing(name, key)
+                if claimed is not None:
+                    return claimed
             record = ActorRecord(
                 actor_id=secrets.token_hex(10),
                 name=name,
@@ -131,6 +169,8 @@ class ActorSystem:
                 token=secrets.token_hex(24),
             )
             initial = definition.initial_state if definition.is_state_enabled else None
+            if self.placement is not None:
+                await self.placement.place_new(record)
             await self.store.create(record, initial)
             log.info("actor %s created (%s/%s)", record.actor_id, name, key)
             return await self._open(record)

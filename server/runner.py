@@ -28,8 +28,10 @@ from actorscope.protocol.values import CborCodec, ValueCodec
 
 from .app import build_app
 from .body_limit import BodyLimit
+from .cluster_boot import ClusterConfig, ClusterRun
 from .definitions import Registry
 from .directory import ActorSystem
+from .errors import InspectorError
 from .event_stream import end_event_streams
 from .limits import MAX_MESSAGE_BYTES, Limits
 from .store import ActorStore
@@ -62,6 +64,8 @@ class ServerConfig:
         keep_attempts: archived replay attempts kept per workflow.
         limits: body size, request-head timeout, WebSocket message size and
             close timeout (``limits.py``).
+        cluster: run as a node of a cluster on PostgreSQL (``cluster_boot.py``);
+            ``None``: a lone server on the SQLite file of ``data_dir``.
     """
 
     registry: Registry
@@ -76,6 +80,7 @@ class ServerConfig:
     trace_capacity: int = DEFAULT_TRACE_CAPACITY
     keep_attempts: int = DEFAULT_KEEP_ATTEMPTS
     limits: Limits = attrs.field(factory=Limits)
+    cluster: ClusterConfig | None = None
 
 
 class _Server(uvicorn.Server):
@@ -96,8 +101,10 @@ class RunningServer:
         server: uvicorn.Server,
         task: asyncio.Task[None],
         port: int,
+        cluster: ClusterRun | None = None,
     ) -> None:
         self.config = config
+        self.cluster = cluster
         self.directory = system
         self._server = server
         self._task = task
@@ -130,9 +137,14 @@ class RunningServer:
         # Event streams never end by themselves: end them, or shutdown waits.
         end_event_streams(self._server.config.app)
         self._server.should_exit = True
+        if self.cluster is not None:
+            await self.cluster.node.stop_ticking()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         await self.directory.stop()
+        if self.cluster is not None:
+            # After the actors closed cleanly: others take them over at once.
+            await self.cluster.node.release_all()
 
     async def wait(self) -> None:
         """Until the server stops (``should_exit`` set by a signal handler)."""
@@ -154,15 +166,28 @@ def _bind(host: str, port: int) -> socket.socket:
 
 async def start_server(config: ServerConfig) -> RunningServer:
     """Open the store, start every actor, and serve on ``config.host:port``."""
+    cluster = None
+    if config.cluster is not None:
+        # A node binds first: its advertised address defaults to the bound port.
+        cluster = await ClusterRun.open(
+            config.cluster, config.data_dir, _bind(config.host, config.port)
+        )
     system = ActorSystem(
         config.registry,
-        ActorStore(config.data_dir),
+        ActorStore(config.data_dir) if cluster is None else cluster.node.store,
         server_token=config.server_token,
         dev=config.dev,
         trace_capacity=config.trace_capacity,
         keep_attempts=config.keep_attempts,
     )
-    await system.start()
+    try:
+        if cluster is not None:
+            await cluster.node.prepare(system, cluster.address)
+        await system.start()
+    except BaseException:
+        if cluster is not None:
+            await cluster.abort()
+        raise
     try:
         await _create(system, config.create)
         if system.dev_mode:
@@ -172,9 +197,14 @@ async def start_server(config: ServerConfig) -> RunningServer:
             value_codec=config.value_codec,
             max_protocol_version=config.max_protocol_version,
         )
-        sock = _bind(config.host, config.port)
+        if cluster is not None:
+            app = cluster.wrap(app)
+            await cluster.node.start()
+        sock = _bind(config.host, config.port) if cluster is None else cluster.sock
     except BaseException:
         await system.stop()
+        if cluster is not None:
+            await cluster.abort()
         raise
     limits = config.limits
     http_protocol, ws_protocol = protocol_classes(limits)
@@ -199,9 +229,15 @@ async def start_server(config: ServerConfig) -> RunningServer:
             task.result()  # raises what stopped it
             raise RuntimeError("the server stopped during startup")
         await asyncio.sleep(0.01)
-    return RunningServer(config, system, server, task, sock.getsockname()[1])
+    return RunningServer(config, system, server, task, sock.getsockname()[1], cluster)
 
 
 async def _create(system: ActorSystem, wanted: Iterable[tuple[str, str]]) -> None:
     for name, key in wanted:
-        await system.get_or_create(name, key)
+        try:
+            await system.get_or_create(name, key)
+        except InspectorError as exc:
+            if exc.group != "cluster":
+                raise
+            # In a cluster another node may own it: it stays there.
+            log.info("actor %s/%s not opened here: %s", name, key, exc.message)

@@ -48,6 +48,7 @@ from .app_loader import AppLoadError, AppRaised
 from .embed import DEFAULT_PORT, NoActorsError, build_config
 from .foreground import TOKEN_FILE, serve_forever
 from .limits import add_limit_arguments, limits_from_args
+from .nodes_cli import add_cluster_arguments, cluster_config
 from .server_token import TOKEN_ENV, TokenError, resolve_token
 
 __all__ = ["DEMO_APP", "TOKEN_FILE", "register", "resolve_token", "run"]
@@ -143,6 +144,7 @@ def register(subparsers: Any) -> None:
         f"(default {DEFAULT_KEEP_ATTEMPTS}; 0 keeps none)",
     )
     add_limit_arguments(parser)
+    add_cluster_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -203,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
         max_protocol_version=args.max_protocol_version,
         value_codec=value_codec(args.value_codec),
         limits=limits_from_args(args),
+        cluster=cluster_config(args),
     )
     try:
         eventloop.run(serve_forever(config, source))

@@ -113,7 +113,11 @@ class ActorStore:
         ops = [Set(_key("rec", record.actor_id), pack(attrs.asdict(record)))]
         if state is not None:
             ops.append(Set(_key("state", record.actor_id), pack(state)))
-        await self._kv.batch(ops)
+        await self.writer(record.actor_id).batch(ops)
+
+    def writer(self, actor_id: str) -> Any:
+        """The driver writes for ``actor_id`` go through (a cluster store fences it)."""
+        return self._kv
 
     # state -----------------------------------------------------------------
 
@@ -121,11 +125,11 @@ class ActorStore:
         return await self._kv.get(_key("state", actor_id))
 
     async def save_state(self, actor_id: str, encoded: bytes) -> None:
-        await self._kv.set(_key("state", actor_id), encoded)
+        await self.writer(actor_id).set(_key("state", actor_id), encoded)
 
     def state_write(self, actor_id: str, encoded: bytes) -> Linked:
         """The state write as an op of another namespace's batch (a replay's restore)."""
-        return Linked(self._kv, [Set(_key("state", actor_id), encoded)])
+        return Linked(self.writer(actor_id), [Set(_key("state", actor_id), encoded)])
 
     # spans -----------------------------------------------------------------
 
@@ -141,7 +145,7 @@ class ActorStore:
         """Store span number ``seq`` and delete the spans numbered ``drop``."""
         ops: list[Set | Delete] = [Set(_span_key(actor_id, seq), pack(span.to_record()))]
         ops.extend(Delete(_span_key(actor_id, old)) for old in drop)
-        await self._kv.batch(ops)
+        await self.writer(actor_id).batch(ops)
 
 
 def _key(kind: str, actor_id: str) -> bytes:

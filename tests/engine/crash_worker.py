@@ -37,7 +37,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from actorscope.engine import Loop, SQLiteDriver, WorkflowContext, run_workflow
+from crash_store import open_driver  # beside this script, on sys.path when it runs
+
+from actorscope.engine import Loop, WorkflowContext, run_workflow
 from actorscope.engine.driver import BatchOp
 from actorscope.engine.replay import replay_from_step
 from actorscope.engine.runner import WorkflowRunner
@@ -74,7 +76,7 @@ class _Events:
 class _ObservedDriver:
     """A driver that reports every write (and, during a replay, every read)."""
 
-    def __init__(self, inner: SQLiteDriver, events: _Events) -> None:
+    def __init__(self, inner: Any, events: _Events) -> None:
         self._inner = inner
         self._events = events
 
@@ -203,7 +205,7 @@ async def _host_runner(
 
 async def _main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("db")
+    parser.add_argument("db", help="a SQLite file, or postgresql://...#schema")
     parser.add_argument("log")
     parser.add_argument("mode", choices=["run", "replay"])
     parser.add_argument("entry_id", nargs="?")
@@ -211,13 +213,13 @@ async def _main(argv: list[str]) -> None:
     parser.add_argument("--host", choices=["loop", "runner"], default="loop")
     args = parser.parse_args(argv)
     events = _Events(args.pause_at)
-    inner = SQLiteDriver(args.db, WORKFLOW_ID)
+    inner, close = await open_driver(args.db, WORKFLOW_ID)
     driver = _ObservedDriver(inner, events)
     workflow = _make_workflow(args.log, events)
     replay = args.entry_id if args.mode == "replay" else None
     host = _host_runner if args.host == "runner" else _host_loop
     output = await host(driver, workflow, events, replay)
-    inner.close()
+    await close()
     sys.stdout.write("DONE " + json.dumps(output, sort_keys=True) + "\n")
     sys.stdout.flush()
 

@@ -1,7 +1,8 @@
 """Crash safety with real processes (docs/ENGINE.md "Storage").
 
 ``crash_worker.py`` runs a small workflow (steps, a loop with a sleep inside,
-a sleep, more steps) on a SQLite file.  This test ``SIGKILL``s it over and
+a sleep, more steps) on a SQLite file or in a PostgreSQL database (each test
+runs on both stores; ``crash_store.py``).  This test ``SIGKILL``s it over and
 over — at exact events (the worker pauses at the N-th driver write or step
 side effect and waits to be killed) and at free-running moments (killed as
 soon as it reports an event, wherever it is by then, e.g. inside a commit) —
@@ -20,13 +21,14 @@ it reads the history from this process and checks:
 
 and at the end that each phase finished with the output of an uninterrupted
 run.  A second test kills a process writing large batches straight through
-``SQLiteDriver`` at moments spread over a batch, and checks each batch is
-on disk whole or not at all.
+a driver at moments spread over a batch, and checks each batch is stored
+whole or not at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import itertools
 import json
 import os
@@ -35,18 +37,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 
-from actorscope.engine import SQLiteDriver
 from actorscope.engine.codec import ENTRY, META
 from actorscope.engine.executor import load_history
 from actorscope.engine.model import EntryStatus, StepKind
 
 WORKER = Path(__file__).with_name("crash_worker.py")
+_spec = importlib.util.spec_from_file_location(
+    "_actorscope_crash_store", Path(__file__).with_name("crash_store.py")
+)
+assert _spec is not None and _spec.loader is not None
+crash_store = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(crash_store)
 WORKFLOW_ID = "crash-wf"
 # Replays the test performs after the first run completes: a step inside the
 # loop (the loop rewinds as a whole) and a top-level step near the end.
@@ -81,7 +89,7 @@ class Steps:
 
 
 def _run_worker(
-    db: Path,
+    db: str,
     log: Path,
     args: list[str],
     *,
@@ -90,7 +98,7 @@ def _run_worker(
     host: str = "loop",
 ) -> Outcome:
     """Run the worker once; SIGKILL it when it pauses or reports event ``kill_after``."""
-    command = [sys.executable, str(WORKER), str(db), str(log), *args, "--host", host]
+    command = [sys.executable, str(WORKER), db, str(log), *args, "--host", host]
     if pause_at is not None:
         command += ["--pause-at", str(pause_at)]
     errors = log.with_suffix(".stderr")
@@ -126,14 +134,14 @@ def _run_worker(
     return Outcome(None, output, events)
 
 
-async def _read_history(db: Path) -> Steps:
-    driver = SQLiteDriver(db, WORKFLOW_ID)
+async def _read_history(db: str) -> Steps:
+    driver, close = await crash_store.open_driver(db, WORKFLOW_ID)
     try:
         snapshot = await load_history(driver)
         entry_keys = [key[len(ENTRY) :] for key, _ in await driver.list(ENTRY)]
         meta_keys = [key[len(META) :] for key, _ in await driver.list(META)]
     finally:
-        driver.close()
+        await close()
     # Nothing half-written: every stored entry has its stored metadata.
     assert entry_keys == meta_keys
     assert len(snapshot.entries) == len(entry_keys)
@@ -148,8 +156,8 @@ async def _read_history(db: Path) -> Steps:
     return Steps(steps)
 
 
-def _history(db: Path) -> Steps:
-    if not db.exists():
+def _history(db: str) -> Steps:
+    if not db.startswith("postgresql://") and not Path(db).exists():
         return Steps({})
     return asyncio.run(_read_history(db))
 
@@ -157,7 +165,7 @@ def _history(db: Path) -> Steps:
 class _Checker:
     """Follows the side-effect log and the history from kill to kill."""
 
-    def __init__(self, db: Path, log: Path) -> None:
+    def __init__(self, db: str, log: Path) -> None:
         self.db = db
         self.log = log
         self.offset = 0
@@ -246,11 +254,12 @@ def _run_phase(checker: _Checker, replay_target: str | None) -> Any:
 # generation number after its commit returns.
 _BATCH_WRITER = """
 import asyncio, sys
-from actorscope.engine import SQLiteDriver
+sys.path.insert(0, sys.argv[2])
+from crash_store import open_driver
 from actorscope.engine.driver import Delete, DeletePrefix, Set
 
 async def main():
-    driver = SQLiteDriver(sys.argv[1], "writer")
+    driver, _close = await open_driver(sys.argv[1], "writer")
     gen = len(await driver.list(b"gen/"))
     while True:
         gen += 1
@@ -266,8 +275,8 @@ asyncio.run(main())
 """
 
 
-async def _check_writer(db: Path, last_printed: int) -> None:
-    driver = SQLiteDriver(db, "writer")
+async def _check_writer(db: str, last_printed: int) -> None:
+    driver, close = await crash_store.open_driver(db, "writer")
     try:
         gens = [int(key[4:]) for key, _ in await driver.list(b"gen/")]
         committed = gens[-1]
@@ -283,17 +292,28 @@ async def _check_writer(db: Path, last_printed: int) -> None:
         assert block == [b"block/%d/%02d" % (committed, i) for i in range(50)]
         assert await driver.get(b"marker") == value
     finally:
-        driver.close()
+        await close()
 
 
-def test_sqlite_batches_are_all_or_nothing_under_kill(tmp_path: Path) -> None:
-    db = tmp_path / "writer.db"
+@pytest.fixture(params=["sqlite", "postgres"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+    """``stores(name)``: the spec of a fresh store named ``name`` on the param's kind."""
+    if request.param == "sqlite":
+        return lambda name: str(tmp_path / f"{name}.db")
+    dsn = request.getfixturevalue("postgres_dsn")
+    return lambda name: crash_store.postgres_spec(dsn, name)
+
+
+def test_batches_are_all_or_nothing_under_kill(stores: Callable[[str], str]) -> None:
+    db = stores("writer")
     # (batches to see, then how long to wait before the kill): the delays
     # spread the kill over the next batch's building, writing and commit.
     plan = [(n, delay_ms / 1000) for n in (1, 3, 8) for delay_ms in (0, 0.3, 0.7, 1.2, 2, 3.5, 6)]
     for kill_after, delay in plan:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _BATCH_WRITER, str(db)], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", _BATCH_WRITER, db, str(WORKER.parent)],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert proc.stdout is not None
         last = 0
@@ -308,9 +328,11 @@ def test_sqlite_batches_are_all_or_nothing_under_kill(tmp_path: Path) -> None:
         asyncio.run(_check_writer(db, last))
 
 
-def test_kill_anywhere_loses_and_repeats_nothing(tmp_path: Path) -> None:
+def test_kill_anywhere_loses_and_repeats_nothing(
+    tmp_path: Path, stores: Callable[[str], str]
+) -> None:
     # The uninterrupted reference: first run, then the two replays.
-    ref_db, ref_log = tmp_path / "ref.db", tmp_path / "ref.log"
+    ref_db, ref_log = stores("ref"), tmp_path / "ref.log"
     reference = _Checker(ref_db, ref_log)
     expected = [_run_worker(ref_db, ref_log, ["run"]).output]
     history = reference.after_run(Outcome(None, expected[0], 0))
@@ -326,7 +348,7 @@ def test_kill_anywhere_loses_and_repeats_nothing(tmp_path: Path) -> None:
     final_steps = set(history.completed())
 
     # The same under fire.
-    db, log = tmp_path / "wf.db", tmp_path / "wf.log"
+    db, log = stores("wf"), tmp_path / "wf.log"
     log.touch()
     checker = _Checker(db, log)
     assert _run_phase(checker, None) == expected[0]

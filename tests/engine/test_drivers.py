@@ -1,14 +1,16 @@
 """Conformance suite for the storage drivers (ENGINE.md "Storage").
 
-Every behavioural test runs against both :class:`MemoryDriver` and
-:class:`SQLiteDriver`; SQLite-only tests cover what only a file can do
-(namespaces sharing one file, persistence across reopen, rollback of a batch
-that fails inside the database).
+Every behavioural test runs against :class:`MemoryDriver`,
+:class:`SQLiteDriver` and :class:`PostgresDriver` (on a throwaway PostgreSQL
+cluster, ``tests/pgcluster.py``); SQLite-only and PostgreSQL-only tests cover
+what only a database can do (namespaces sharing one store, persistence
+across reopen, rollback of a batch that fails inside the database, fences).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -26,15 +28,21 @@ from actorscope.engine.driver import (
     prefix_successor,
 )
 from actorscope.engine.memory_driver import MemoryDriver
+from actorscope.engine.postgres_driver import PostgresStore
 from actorscope.engine.sqlite_driver import SQLiteDriver
 
 DriverFactory = Callable[[], Driver]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Driver]:
     if request.param == "memory":
         yield MemoryDriver()
+        return
+    if request.param == "postgres":
+        store = await PostgresStore.open(request.getfixturevalue("postgres_dsn"))
+        yield store.driver("wf-1")
+        await store.close()
         return
     sqlite_driver = SQLiteDriver(tmp_path / "wf.db", "wf-1")
     yield sqlite_driver
@@ -223,13 +231,21 @@ def _model_apply(model: dict[bytes, bytes], op: BatchOp) -> None:
                 del model[key]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_model_namespaces = itertools.count()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     batches=st.lists(st.lists(_ops, max_size=6), max_size=8),
     probes=st.lists(st.binary(max_size=2), min_size=1, max_size=4),
 )
 def test_matches_dict_model(
     tmp_path_factory: pytest.TempPathFactory,
+    postgres_dsn: str,
     batches: list[list[BatchOp]],
     probes: list[bytes],
 ) -> None:
@@ -245,12 +261,18 @@ def test_matches_dict_model(
         for key in model:
             assert await driver.get(key) == model[key]
 
+    async def check_postgres() -> None:
+        # One database for every example: each example gets a new namespace.
+        async with await PostgresStore.open(postgres_dsn, max_size=2) as store:
+            await check(store.driver(f"model-{next(_model_namespaces)}"))
+
     asyncio.run(check(MemoryDriver()))
     sqlite_driver = SQLiteDriver(tmp_path_factory.mktemp("model") / "m.db", "ns")
     try:
         asyncio.run(check(sqlite_driver))
     finally:
         sqlite_driver.close()
+    asyncio.run(check_postgres())
 
 
 # -- SQLite-only -----------------------------------------------------------

@@ -1,0 +1,81 @@
+"""The server's store on PostgreSQL: what ``store.ActorStore`` keeps, in one shared database.
+
+``actorscope serve --store postgresql://…`` keeps the actor records, state,
+spans, workflow histories and alarms, queues, the replay audit and the
+archived attempts in the namespaces ``actors``, ``wf/{actorId}`` and
+``audit/{actorId}`` of one ``PostgresStore``, exactly the layout of the
+SQLite file (``store.py``), so the guarantees carry over: every engine batch
+is one transaction, and ``Linked`` ops (a replay's audit record and restored
+state) commit in the same transaction as the rewind they belong to.
+
+Every write for an actor goes through a driver *fenced* with this node's
+lease of the actor (``leases.py``): ``fence_of(actor_id)`` gives the check,
+which runs first inside the write's transaction and refuses the write once
+the lease is lost. Reads are not fenced.
+
+What stays on the node:
+
+* an actor's own database (``actors/{actorId}.sqlite`` in the data
+  directory), so such an actor is *pinned* to the node that created it
+  (``home/{actorId}`` records that node) and is never taken over;
+* the actor schedules, which still live in the data directory's SQLite
+  file (``schedule_store.py``): they fire on the node that holds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from actorscope.engine.postgres_driver import Fence, PostgresDriver, PostgresStore
+
+from .store import DB_FILE, ActorRecord, ActorStore, unpack
+
+__all__ = ["PostgresActorStore"]
+
+_NAMESPACE = "actors"
+
+
+class PostgresActorStore(ActorStore):
+    """``ActorStore`` over a ``PostgresStore``; ``fence_of`` guards each actor's writes."""
+
+    def __init__(
+        self, pg: PostgresStore, data_dir: Path, fence_of: Callable[[str], Fence | None]
+    ) -> None:
+        # No call to ActorStore.__init__: nothing of the SQLite file is opened
+        # but the node-local parts (actor databases, schedules).
+        self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (data_dir / "actors").mkdir(exist_ok=True)
+        self.db_path = data_dir / DB_FILE
+        self.pg = pg
+        self._fence_of = fence_of
+        self._kv = pg.driver(_NAMESPACE)  # type: ignore[assignment]  # same Driver shape
+
+    def writer(self, actor_id: str) -> PostgresDriver:
+        return self.pg.driver(_NAMESPACE, fence=self._fence_of(actor_id))
+
+    def workflow_driver(self, actor_id: str) -> Any:
+        return self.driver(f"wf/{actor_id}")
+
+    def driver(self, namespace: str) -> Any:
+        # Every per-actor namespace is "{kind}/{actorId}": fence it with that actor's lease.
+        _, _, actor_id = namespace.partition("/")
+        fence = self._fence_of(actor_id) if actor_id else None
+        return self.pg.driver(namespace, fence=fence)
+
+    def close(self) -> None:
+        """The pool belongs to the cluster node, which closes it after the drain."""
+
+    async def load_record(self, actor_id: str) -> ActorRecord | None:
+        raw = await self._kv.get(f"rec/{actor_id}".encode())
+        return None if raw is None else ActorRecord(**unpack(raw))
+
+    async def set_home(self, actor_id: str, node_id: str) -> None:
+        """Record the node an actor is pinned to (it has node-local data)."""
+        await self.writer(actor_id).set(f"home/{actor_id}".encode(), node_id.encode())
+
+    async def homes(self) -> dict[str, str]:
+        rows = await self._kv.list(b"home/")
+        return {key[len(b"home/") :].decode(): value.decode() for key, value in rows}
