@@ -75,7 +75,7 @@ async def test_data_directory_is_0700_and_every_file_0600(
 async def test_an_existing_looser_directory_is_warned_about(
     tmp_path: Path, serve_process: Any
 ) -> None:
-    data = tmp_path / "shared"
+    data = tmp_path / "group-readable"
     data.mkdir()
     os.chmod(data, 0o755)
     with _umask(0o022):
