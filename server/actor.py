@@ -36,7 +36,8 @@ from .inspector_api import (
     TraceResult,
 )
 from .jsonbounds import check_value
-from .schedules import ActorSchedules, ScheduleApi
+from .schedule_api import ScheduleApi
+from .schedules import ActorSchedules
 from .store import ActorRecord, ActorStore, pack, unpack
 from .traces import DEFAULT_TRACE_CAPACITY, Span, TraceBuffer, spans_to_otlp
 from .workflow_host import WorkflowHost

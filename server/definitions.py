@@ -24,7 +24,7 @@ from actorscope.engine.checkpoints import DEFAULT_KEEP_CHECKPOINTS
 if TYPE_CHECKING:
     from actorscope.engine import WorkflowContext
 
-    from .schedules import ScheduleApi
+    from .schedule_api import ScheduleApi
 
 __all__ = [
     "Action",

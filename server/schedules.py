@@ -1,7 +1,7 @@
 """Actor schedules: run one of an actor's actions later, once, every interval, or on cron.
 
-``ctx.schedule`` (a :class:`ScheduleApi`) is what actions and workflow steps
-use::
+``ctx.schedule`` (a :class:`~.schedule_api.ScheduleApi`) is what actions
+and workflow steps use::
 
     ctx.schedule.at(when, "remind", user)           # once, at a time
     ctx.schedule.after(30, "remind", user)          # once, in 30 s
@@ -50,7 +50,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,7 +69,7 @@ from .schedule_store import (
     acquire_schedule_store,
     release_schedule_store,
 )
-from .schedule_timing import MIN_INTERVAL_MS, check_cron, epoch_ms, next_cron, next_every
+from .schedule_timing import next_cron, next_every
 from .store import pack, unpack
 
 __all__ = [
@@ -78,7 +77,6 @@ __all__ = [
     "KINDS",
     "MAX_HISTORY_LIMIT",
     "ActorSchedules",
-    "ScheduleApi",
     "ScheduleHost",
 ]
 
@@ -426,91 +424,3 @@ class ActorSchedules:
 
 def _ids(record: ScheduleRecord) -> tuple[str, str]:
     return record.actor_id, record.id
-
-
-class ScheduleApi:
-    """``ctx.schedule``: schedule this actor's actions (see the module docstring)."""
-
-    __slots__ = ("_schedules",)
-
-    def __init__(self, schedules: ActorSchedules) -> None:
-        self._schedules = schedules
-
-    def at(
-        self, when: datetime | float, action: str, *args: Any, max_history: int | None = None
-    ) -> str:
-        """Run ``action(*args)`` once at ``when`` (an aware datetime or epoch seconds)."""
-        return self._schedules.create(
-            "at", action, list(args), name=None, next_run_at=epoch_ms(when), max_history=max_history
-        )
-
-    def after(self, seconds: float, action: str, *args: Any, max_history: int | None = None) -> str:
-        """Run ``action(*args)`` once, ``seconds`` from now."""
-        delay = _seconds(seconds, "after", minimum_ms=0)
-        return self._schedules.create(
-            "at",
-            action,
-            list(args),
-            name=None,
-            next_run_at=self._schedules.now_ms() + delay,
-            max_history=max_history,
-        )
-
-    def every(
-        self,
-        seconds: float,
-        action: str,
-        *args: Any,
-        name: str | None = None,
-        max_history: int | None = None,
-    ) -> str:
-        """Run ``action(*args)`` every ``seconds``, the first time one interval from now."""
-        interval = _seconds(seconds, "every", minimum_ms=MIN_INTERVAL_MS)
-        return self._schedules.create(
-            "every",
-            action,
-            list(args),
-            name=name,
-            next_run_at=self._schedules.now_ms() + interval,
-            interval_ms=interval,
-            max_history=max_history,
-        )
-
-    def cron(
-        self,
-        expression: str,
-        action: str,
-        *args: Any,
-        tz: str = "UTC",
-        name: str | None = None,
-        max_history: int | None = None,
-    ) -> str:
-        """Run ``action(*args)`` on a cron ``expression`` evaluated in time zone ``tz``."""
-        check_cron(expression, tz)
-        return self._schedules.create(
-            "cron",
-            action,
-            list(args),
-            name=name,
-            next_run_at=next_cron(expression, tz, self._schedules.now_ms()),
-            expression=expression,
-            timezone=tz,
-            max_history=max_history,
-        )
-
-    def cancel(self, schedule_id: str) -> bool:
-        """Cancel a schedule of any kind; ``False`` when there is none of that id."""
-        return self._schedules.cancel(schedule_id)
-
-    def list(self) -> list[ScheduleInfo]:
-        """The pending schedules, soonest first."""
-        return self._schedules.schedules()
-
-
-def _seconds(value: float, what: str, *, minimum_ms: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{what}() takes a number of seconds, got {value!r}")
-    ms = round(value * 1000)
-    if ms < minimum_ms:
-        raise ValueError(f"{what}() needs at least {minimum_ms / 1000} s, got {value!r}")
-    return ms

@@ -23,7 +23,7 @@ from actorscope.client import (
 )
 from actorscope.protocol.history import WorkflowHistory, WorkflowStepEntry
 from actorscope.protocol.versions import NEWEST_VERSION, VERSIONS, since
-from actorscope.server.schedules import ScheduleApi
+from actorscope.server.schedule_api import ScheduleApi
 
 SERVER_TOKEN = "test-server-token-0123456789"
 TIMEOUT = 5.0

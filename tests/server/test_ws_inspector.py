@@ -58,7 +58,7 @@ from actorscope.protocol.messages import (
 from actorscope.protocol.versions import EMBEDDED_FIRST_VERSION, NEWEST_VERSION, VERSIONS, since
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.runner import RunningServer
-from actorscope.server.schedules import ScheduleApi
+from actorscope.server.schedule_api import ScheduleApi
 
 TIMEOUT = 10.0
 # The conftest fixture: await closed_with(conn) -> (close code, reason).
