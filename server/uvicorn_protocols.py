@@ -103,6 +103,25 @@ class _StallTimer:
         transport.abort()
 
 
+class _WriteStallWatch(asyncio.Protocol):
+    """Mixin for uvicorn's protocols: a write pause that lasts too long aborts.
+
+    The protocol sets ``self._stall`` in its ``__init__`` (it needs the loop
+    and the timeout, which the protocol has).
+    """
+
+    _stall: _StallTimer
+    transport: asyncio.Transport
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._stall.paused(self.transport)
+
+    def resume_writing(self) -> None:
+        self._stall.resumed()
+        super().resume_writing()
+
+
 def abort_from_scope(scope: Mapping[str, Any]) -> Callable[[], None] | None:
     """The ``abort()`` the protocol put in ``scope``, or ``None`` (another server)."""
     extension = (scope.get("extensions") or {}).get(TRANSPORT_EXTENSION)
@@ -110,7 +129,7 @@ def abort_from_scope(scope: Mapping[str, Any]) -> Callable[[], None] | None:
     return abort if callable(abort) else None
 
 
-class LimitedH11Protocol(H11Protocol):
+class LimitedH11Protocol(_WriteStallWatch, H11Protocol):
     """uvicorn's h11 protocol with request-head time and size bounds and a write-stall bound."""
 
     header_timeout: float = Limits().header_timeout
@@ -121,14 +140,6 @@ class LimitedH11Protocol(H11Protocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._upgraded = False
         self._stall = _StallTimer(self.loop, self.write_stall_timeout)
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self._stall.paused(self.transport)
-
-    def resume_writing(self) -> None:
-        self._stall.resumed()
-        super().resume_writing()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -194,7 +205,7 @@ class LimitedH11Protocol(H11Protocol):
             self.transport.close()
 
 
-class LimitedWebSocketProtocol(CoalescingWebSocketProtocol):
+class LimitedWebSocketProtocol(_WriteStallWatch, CoalescingWebSocketProtocol):
     """uvicorn's websockets-sansio protocol (coalescing writes, ``ws_transport.py``)
     with abort, the message limit and 4xx answers to bad handshakes."""
 
@@ -207,14 +218,6 @@ class LimitedWebSocketProtocol(CoalescingWebSocketProtocol):
         self.close_timeout = self.reap_timeout
         self._answered_bad_handshake = False
         self._stall = _StallTimer(self.loop, self.write_stall_timeout)
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self._stall.paused(self.transport)
-
-    def resume_writing(self) -> None:
-        self._stall.resumed()
-        super().resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stall.resumed()
