@@ -102,18 +102,14 @@ class WorkflowContext:
 
     # -- matching against history -----------------------------------------
 
-    def _enter(
-        self, name: str, kind: str, *, removed_kind: str | None = None
-    ) -> tuple[Location, Entry | None]:
-        """Resolve ``name`` under this context to a location and its recorded entry.
+    def _visit(self, name: str) -> Location:
+        """The location of child ``name`` of this context, claimed for this run.
 
-        Children of one parent are created in order, so the next recorded
-        child must be this call; anything else is a divergence (ENGINE.md
-        "Determinism").
+        Raises ``DuplicateNameError`` when the run already used it, and
+        ``Uncharted`` in discovery for a name never recorded.
         """
-        ex = self._ex
+        ex, store = self._ex, self._ex.store
         ex.check_stop()
-        store = ex.store
         if ex.discovering:
             # Discovery only walks what was recorded; it must not register names.
             index = store.name_ids.get(name)
@@ -125,6 +121,19 @@ class WorkflowContext:
         if location in ex.visited:
             raise DuplicateNameError(ex.path(location))
         ex.visited.add(location)
+        return location
+
+    def _enter(
+        self, name: str, kind: str, *, removed_kind: str | None = None
+    ) -> tuple[Location, Entry | None]:
+        """Resolve ``name`` under this context to a location and its recorded entry.
+
+        Children of one parent are created in order, so the next recorded
+        child must be this call; anything else is a divergence (ENGINE.md
+        "Determinism").
+        """
+        ex, store = self._ex, self._ex.store
+        location = self._visit(name)
         siblings = store.children.get(self._parent)
         cursor = ex.cursors.get(self._parent, 0)
         if siblings is not None:
@@ -419,17 +428,7 @@ class WorkflowContext:
         if isinstance(latest, bool) or not isinstance(latest, int) or latest < 1:
             raise ValueError(f"version({name!r}): latest must be an integer >= 1, got {latest!r}")
         ex, store = self._ex, self._ex.store
-        ex.check_stop()
-        if ex.discovering:
-            index = store.name_ids.get(name)
-            if index is None:
-                raise Uncharted()
-            location: Location = (*self._parent, index)
-        else:
-            location = (*self._parent, store.name_index(name))
-        if location in ex.visited:
-            raise DuplicateNameError(ex.path(location))
-        ex.visited.add(location)
+        location = self._visit(name)
         recorded = store.at(location)
         if recorded is not None:
             if not isinstance(recorded.kind, VersionCheckKind):
