@@ -19,7 +19,11 @@ Every loop is bounded; the whole run takes well under a minute. Throughput
 is the best of ``--repeat`` runs (noise on a shared machine only ever slows a
 run down); latency is the median over ``--rounds`` triggers. The table shows
 each actorscope number as a ratio to the echo server measured in the same run
-(target for the two round-trip rows: at least 0.7x).
+(target for the two round-trip rows: at least 1.0x; the echo answers inside
+``websockets``' own task and write path, actorscope inside the read, see
+``server/ws_direct.py``). The client is Python here: at 64 in flight it is
+the bottleneck for both, which keeps that ratio near 1; ``make bench-peer``
+drives the servers from Node.
 """
 
 from __future__ import annotations
@@ -263,10 +267,10 @@ async def _run(args: argparse.Namespace) -> list[Row]:
         rows: list[Row] = []
         _progress("sequential round trips")
         seq_echo, seq_ours = await best_pair(_sequential, args.requests)
-        rows.append(("sequential StateRequest round trips/s", seq_echo, seq_ours, "≥ 0.7"))
+        rows.append(("sequential StateRequest round trips/s", seq_echo, seq_ours, "≥ 1.0"))
         _progress("64-in-flight round trips")
         pipe_echo, pipe_ours = await best_pair(_pipelined, args.requests * 4)
-        rows.append(("64-in-flight round trips/s", pipe_echo, pipe_ours, "≥ 0.7"))
+        rows.append(("64-in-flight round trips/s", pipe_echo, pipe_ours, "≥ 1.0"))
 
         async def echo_trigger(conn: ClientConnection, i: int) -> None:
             await conn.send(BROADCAST + cbor2.dumps({"count": i}))

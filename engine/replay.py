@@ -454,9 +454,20 @@ async def _archive(
         Set(codec.int_key(codec.ATTEMPT_BODY, number), msgpack.packb(body, use_bin_type=True)),
         Set(codec.COUNTER_ATTEMPT, str(store.next_attempt).encode()),
     ]
+    keep = max(keep_attempts, 0)
+    if store.attempts_kept == keep:
+        # Every attempt up to number - 1 - keep is gone already (this store
+        # pruned them): only one falls off now, and it is known by number.
+        # A Delete of an attempt that never existed changes nothing.
+        old = number - keep
+        if old >= 1:
+            ops.append(Delete(codec.int_key(codec.ATTEMPT_HEAD, old)))
+            ops.append(Delete(codec.int_key(codec.ATTEMPT_BODY, old)))
+        return ops
     for key, _ in await store.driver.list(codec.ATTEMPT_HEAD):
         old = codec.key_number(key, codec.ATTEMPT_HEAD)
-        if old <= number - max(keep_attempts, 0):
+        if old <= number - keep:
             ops.append(Delete(key))
             ops.append(Delete(codec.int_key(codec.ATTEMPT_BODY, old)))
+    store.attempts_kept = keep
     return ops

@@ -78,6 +78,10 @@ class HistoryStore:
         self.next_seq = 0
         self.next_msg = 0
         self.next_attempt = 1
+        # The keep_attempts of the last replay that pruned archived attempts
+        # by listing them: while it holds, only the one attempt that falls
+        # off needs deleting (``replay._archive``).
+        self.attempts_kept: int | None = None
         # State checkpoints kept with this history (only hosts that opt in write any).
         self.checkpoints = CheckpointIndex()
         self.pending: list[BatchOp] = []

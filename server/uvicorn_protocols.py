@@ -4,7 +4,8 @@ The server runs uvicorn with these two subclasses instead of the stock
 ``h11`` and ``websockets-sansio`` protocols (``protocol_classes(limits)``).
 What they add, each where only the protocol can do it:
 
-* ``LimitedH11Protocol`` — a bounded time to receive a complete
+* ``LimitedH11Protocol`` — writes through ``ws_transport.CoalescingTransport``
+  (a response's head and body leave in one ``send``), and a bounded time to receive a complete
   request head. uvicorn only times out keep-alive connections between
   requests, and its keep-alive timer is cancelled by the first byte of the
   next request; a connection that sends nothing, or half a header, would
@@ -55,6 +56,7 @@ from websockets.frames import CloseCode
 
 from .limits import Limits
 from .ws_direct import DirectWebSocketProtocol
+from .ws_transport import CoalescingTransport
 
 __all__ = [
     "MAX_HEAD_BYTES",
@@ -143,7 +145,10 @@ class LimitedH11Protocol(_WriteStallWatch, H11Protocol):
         self._stall = _StallTimer(self.loop, self.write_stall_timeout)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        # A response's head and body are written one after the other in one
+        # loop step: through CoalescingTransport they leave in one send (one
+        # system call and one wake-up of the peer instead of two).
+        super().connection_made(CoalescingTransport(transport, self.loop))
         self._watch_head()
 
     def data_received(self, data: bytes) -> None:

@@ -151,7 +151,11 @@ class CoalescingWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's ``websockets-sansio`` protocol, writing through ``CoalescingTransport``."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(CoalescingTransport(cast(asyncio.Transport, transport), self.loop))
+        if not isinstance(transport, CoalescingTransport):
+            # Upgraded from ``uvicorn_protocols.LimitedH11Protocol``, the
+            # transport coalesces already; anything else gets wrapped.
+            transport = CoalescingTransport(cast(asyncio.Transport, transport), self.loop)
+        super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
         transport = cast(CoalescingTransport, self.transport)

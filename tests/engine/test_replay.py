@@ -11,7 +11,12 @@ from actorscope.engine import Loop, LoopBreak, LoopContinue, WorkflowContext, ru
 from actorscope.engine.attempts import list_attempts, load_attempt
 from actorscope.engine.clock import ManualClock
 from actorscope.engine.driver import Driver
-from actorscope.engine.errors import ReplayInFlight, ReplayTargetNotStep, StepNotFound
+from actorscope.engine.errors import (
+    AttemptNotFound,
+    ReplayInFlight,
+    ReplayTargetNotStep,
+    StepNotFound,
+)
 from actorscope.engine.executor import load_history
 from actorscope.engine.model import BranchState, EntryStatus, JoinKind
 from actorscope.engine.paths import resolve_path
@@ -284,6 +289,30 @@ async def test_attempts_are_archived_and_bounded(
     assert [a.number for a in infos] == [3, 4]
     assert infos[-1].target_id is None
     assert infos[-1].entries == 2
+
+
+async def test_a_lower_keep_attempts_prunes_every_older_attempt(
+    driver: Driver, clock: ManualClock, calls: Any
+) -> None:
+    # Replays on a cached history delete only the attempt that falls off;
+    # one asking to keep fewer must still drop all the older ones.
+    async def wf(ctx: WorkflowContext, _: Any) -> None:
+        await ctx.step("one", calls.step("one"))
+
+    await run_workflow(WF, wf, None, driver, clock=clock)
+    for _ in range(6):
+        await replay_from_step(WF, driver, clock=clock, keep_attempts=4)
+        await run_workflow(WF, wf, None, driver, clock=clock)
+    assert [a.number for a in await list_attempts(driver)] == [3, 4, 5, 6]
+    await replay_from_step(WF, driver, clock=clock, keep_attempts=2)
+    assert [a.number for a in await list_attempts(driver)] == [6, 7]
+    await run_workflow(WF, wf, None, driver, clock=clock)
+    await replay_from_step(WF, driver, clock=clock, keep_attempts=2)
+    assert [a.number for a in await list_attempts(driver)] == [7, 8]
+    # Bodies go with their heads.
+    assert (await load_attempt(driver, 7)).entries
+    with pytest.raises(AttemptNotFound):
+        await load_attempt(driver, 6)
 
 
 async def test_replay_stops_a_live_run_between_operations(

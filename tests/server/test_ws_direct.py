@@ -167,7 +167,7 @@ async def test_asynchronous_requests_keep_their_place_among_synchronous_ones(
         bodies = _bodies(await peer.read_frames(10))
         answers = [b for b in bodies if isinstance(b, StateResponse)]
         pushes = [b for b in bodies if isinstance(b, StateUpdated)]
-        assert [a.rid for a in answers] == [1, 2, 3, 4, 5]
+        assert [a.rid for a in answers] == list(range(1, 6))
         assert [cbor2.loads(a.state) for a in answers] == [{"count": n * 100} for n in range(1, 6)]
         assert [cbor2.loads(p.state) for p in pushes] == [{"count": n * 100} for n in range(1, 6)]
         # Each push comes before the answer that follows its patch.
