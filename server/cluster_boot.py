@@ -70,7 +70,9 @@ class ClusterRun:
             shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
             shown = f"[{shown}]" if ":" in shown else shown
             address = f"http://{shown}:{port}"
-        node = ClusterNode(pg, data_dir, node_id=config.node_id, lease_ms=config.lease_ms)
+        node = ClusterNode(
+            pg, data_dir, node_id=config.node_id, dsn=config.dsn, lease_ms=config.lease_ms
+        )
         return cls(node, sock, address)
 
     def wrap(self, app: Any) -> Any:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, Connection, sql
 
 from actorscope.engine.postgres_driver import Fence, PostgresStore
 
@@ -197,6 +197,12 @@ class LeaseTable:
                 raise LeaseLost(lease.actor_id, lease.node_id)
 
         return check
+
+    def check_sync(self, conn: Connection[Any], lease: Lease) -> None:
+        """The same check on a synchronous connection (the schedule store's)."""
+        params = {"actor": lease.actor_id, "node": self.node_id, "token": lease.token}
+        if conn.execute(self._fence, params).fetchone() is None:
+            raise LeaseLost(lease.actor_id, lease.node_id)
 
     # -- the cluster -------------------------------------------------------------------
 
