@@ -49,7 +49,10 @@ def _args(tmp_path: Path, dsn: str, node_id: str, *extra: str) -> list[str]:
 
 
 async def _refused(tmp_path: Path, dsn: str, node_id: str, *extra: str, **env: str) -> str:
-    """Run a node that must refuse to start; returns its stderr."""
+    """Run a node that must refuse to start; returns the line saying why.
+
+    Neither token, nor the password of ``dsn``, is anywhere in its output.
+    """
     environ = {k: v for k, v in os.environ.items() if k != "ACTORSCOPE_INSPECTOR_TOKEN"}
     environ.update(env)
     proc = await asyncio.create_subprocess_exec(
@@ -78,6 +81,8 @@ async def _refused(tmp_path: Path, dsn: str, node_id: str, *extra: str, **env: s
     (line,) = [x for x in text.splitlines() if x.startswith("actorscope serve:")]
     assert text.rstrip().endswith(line) and "Traceback" not in text
     assert TOKEN not in text and OTHER not in text
+    password = psycopg.conninfo.conninfo_to_dict(dsn).get("password")
+    assert not password or password not in text + out.decode()
     return line
 
 
@@ -170,3 +175,9 @@ def test_token_hashes_are_salted_and_checked() -> None:
     assert token_matches(TOKEN, first) and token_matches(TOKEN, second)
     assert not token_matches(OTHER, first)
     assert not token_matches(TOKEN, "garbage") and not token_matches(TOKEN, "md5$1$1$1$00$00")
+
+
+async def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
+    dsn = "postgresql://someone:hunter2-secret@127.0.0.1:1/nowhere?connect_timeout=5"
+    line = await _refused(tmp_path, dsn, "a", ACTORSCOPE_INSPECTOR_TOKEN=TOKEN)
+    assert "cannot reach the cluster's database" in line
