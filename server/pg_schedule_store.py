@@ -17,7 +17,11 @@ one synchronous psycopg connection per node, as the SQLite store uses one
 synchronous sqlite3 connection: each call blocks the event loop for its
 round trips. ``lock_timeout`` and ``statement_timeout`` bound that block
 when the database is slow or a lock is held elsewhere; the call then fails
-(the scheduling call raises, a fire is retried a second later).
+(the scheduling call raises, a fire is retried a second later). The block
+never waits on this process itself: the async pool's connections autocommit
+(``postgres_driver.py``), so a lease statement holds no row lock while the
+loop is blocked, and the explicit transactions that do span awaits take only
+share locks on lease rows, which this store's share locks never wait for.
 
 **Fenced.** Every write runs ``fence(conn, actor_id)`` first, in its
 transaction: the cluster node's lease check (``leases.py``), which raises

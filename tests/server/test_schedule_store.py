@@ -186,3 +186,28 @@ async def test_postgres_schedule_writes_are_fenced_by_the_lease(postgres_dsn: st
             store.close()
     finally:
         await pg.close()
+
+
+async def test_a_lone_pool_statement_holds_no_lock_while_the_loop_is_blocked(
+    postgres_dsn: str,
+) -> None:
+    # The schedule store's synchronous fence may block the event loop on a
+    # lease row; a lease statement of the same process must not hold that
+    # row locked until the (blocked) loop sends a COMMIT.
+    pg = await PostgresStore.open(postgres_dsn)
+    try:
+        leases = LeaseTable(pg, "n1", 60_000)
+        await leases.create_tables()
+        assert await leases.acquire("a1") is not None
+        async with pg.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE actorscope.leases SET expires_at = expires_at WHERE actor_id = 'a1'"
+            )
+            with psycopg.connect(postgres_dsn, autocommit=True) as sync:
+                sync.execute("SET lock_timeout = 2000")
+                row = sync.execute(
+                    "SELECT 1 FROM actorscope.leases WHERE actor_id = 'a1' FOR SHARE"
+                ).fetchone()
+            assert row == (1,)
+    finally:
+        await pg.close()
