@@ -33,10 +33,12 @@ from psycopg import AsyncConnection, Connection, sql
 
 from actorscope.engine.postgres_driver import Fence, PostgresStore
 
+from .errors import OwnershipLost
+
 __all__ = ["Lease", "LeaseLost", "LeaseTable", "NodeInfo"]
 
 
-class LeaseLost(Exception):
+class LeaseLost(OwnershipLost):
     """This node no longer holds the actor's lease: the write was refused."""
 
     def __init__(self, actor_id: str, node_id: str) -> None:

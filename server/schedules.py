@@ -332,6 +332,12 @@ class ActorSchedules:
                     break
                 try:
                     self._fire(record, now)
+                except errors.OwnershipLost as exc:
+                    # Another node owns the actor now and fires its schedules;
+                    # this one is dropped here in a moment.
+                    log.warning("actor %s: schedule %s not fired here: %s", *_ids(record), exc)
+                    retry = attrs.evolve(record, next_run_at=now + _RETRY_MS)
+                    self._records[record.id] = retry
                 except Exception:
                     # A store failure must not stop the timer of every other schedule.
                     log.exception("actor %s: schedule %s did not fire", *_ids(record))
@@ -424,6 +430,8 @@ class ActorSchedules:
                     result=result,
                     error=error,
                 )
+            except errors.OwnershipLost as exc:
+                log.warning("actor %s: schedule fire not recorded here: %s", record.actor_id, exc)
             except Exception:
                 log.exception("actor %s: could not record a schedule fire", record.actor_id)
 

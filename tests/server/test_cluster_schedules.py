@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 APP = """
 import os
+import signal
 from pathlib import Path
 
 from actorscope.server.definitions import ActorDefinition, Registry
@@ -254,3 +256,48 @@ async def test_schedule_routes_through_a_non_owner_reach_the_owner(
             f"{b.url}/gateway/{clock}/inspector/schedules", headers={"Authorization": "Bearer x"}
         )
         assert unauthorized.status_code == 401
+
+
+async def test_a_sigstopped_owner_cannot_fire_or_record_its_schedules_after_a_takeover(
+    serve_process: Any, tmp_path: Path, postgres_dsn: str
+) -> None:
+    (tmp_path / "clockapp.py").write_text(APP)
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    (tmp_path / "token").chmod(0o600)
+    a = await _node(serve_process, tmp_path, postgres_dsn, "a")
+    b = await _node(serve_process, tmp_path, postgres_dsn, "b")
+    clock = a.actors["clock/k"]
+    async with httpx.AsyncClient(timeout=30) as http:
+        await _call(http, a, clock, "tick_every", 1)
+
+        async def ticked_on(node: Any) -> bool:
+            return any(pid == node.proc.pid for label, pid in _marks(tmp_path) if label == "tick")
+
+        await _until(lambda: ticked_on(a), "the tick schedule to fire on a")
+        # Paused past its lease: when it wakes its timer is overdue at once.
+        a.proc.send_signal(signal.SIGSTOP)
+        try:
+            await _until(lambda: ticked_on(b), "b to take the clock over and fire it")
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+
+        async def a_dropped_it() -> bool:
+            metrics = (await _get(http, f"{a.url}/nodes"))["metrics"]
+            return bool(metrics["leasesLost"] >= 1 and metrics["held"] == 0)
+
+        await _until(a_dropped_it, "a to drop the actor whose lease it lost")
+        ticks_on_b = len([1 for label, pid in _marks(tmp_path) if pid == b.proc.pid])
+
+        async def ticked_on_b_again() -> bool:
+            marks = _marks(tmp_path)
+            return len([1 for label, pid in marks if pid == b.proc.pid]) >= ticks_on_b + 2
+
+        await _until(ticked_on_b_again, "b to go on firing")
+        fires = await _history(http, a, clock, "tick")  # through a: forwarded to b now
+    # Every call of the action is a recorded fire, and no run fired twice:
+    # a stale owner firing again would have recorded an old run a second time.
+    ticks = [label for label, _ in _marks(tmp_path) if label == "tick"]
+    assert len(ticks) <= len(fires)
+    scheduled = [f["scheduledAt"] for f in fires]
+    assert scheduled == sorted(set(scheduled))
+    assert "lost the lease of actor" in a.log_text()
