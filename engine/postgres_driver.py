@@ -110,8 +110,14 @@ class PostgresStore:
         # would retry quietly until its timeout.
         probe = await AsyncConnection.connect(dsn, connect_timeout=10)
         await probe.close()
+        # Autocommit: a lone statement (a lease renewal, say) commits in the
+        # server, holding no row lock while the client awaits its reply; only
+        # explicit transactions (every batch) span awaits. A synchronous
+        # connection of the same process (the schedule store's) may then
+        # block the event loop on a row lock without waiting for a COMMIT
+        # that only the blocked loop could send.
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            dsn, min_size=min_size, max_size=max_size, open=False
+            dsn, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": True}
         )
         await pool.open(wait=True, timeout=30)
         store = cls(pool, schema)

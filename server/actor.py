@@ -140,7 +140,7 @@ class ActorInstance:
         self._traces = TraceBuffer(trace_capacity, on_record=self._persist_span)
         self.database: ActorDatabase | None = None
         self.workflow: WorkflowHost | None = None
-        self.scheduler = ActorSchedules(self, store.db_path)
+        self.scheduler = ActorSchedules(self, store)
 
     # lifecycle --------------------------------------------------------------
 

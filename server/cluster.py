@@ -11,9 +11,11 @@ database. A ``ClusterNode`` is this process's part:
   its inspector sockets and client connections are closed so that they
   reconnect to the new owner); actors with no live lease are taken over,
   which opens them exactly as a restart does (workflow resumed from its
-  history, alarm and queue wait re-armed; schedules started).
-* **fence**: every write for an owned actor runs the lease check of
-  ``leases.py`` in its transaction; a ``LeaseLost`` there drops the actor.
+  history, alarm and queue wait re-armed; schedules started: fires the
+  last owner left running closed as interrupted, missed runs fired once).
+* **fence**: every write for an owned actor (the engine's and the schedule
+  store's) runs the lease check of ``leases.py`` in its transaction; a
+  ``LeaseLost`` there drops the actor.
 * **drain** (SIGTERM): stop ticking, close owned actors cleanly, release
   their leases (another node takes them at its next tick, not after the
   expiry), forget the node.
@@ -31,7 +33,7 @@ import logging
 import time
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, Connection
 
 from actorscope.engine.postgres_driver import Fence, PostgresStore
 
@@ -40,6 +42,7 @@ from .actor import ActorInstance
 from .directory import ActorSystem
 from .forwarding import Forwarder
 from .leases import Lease, LeaseLost, LeaseTable, NodeInfo
+from .pg_schedule_store import PostgresScheduleStore
 from .pg_store import PostgresActorStore
 from .store import ActorRecord
 
@@ -76,13 +79,16 @@ class ClusterNode:
         data_dir: Any,
         *,
         node_id: str,
+        dsn: str,
         lease_ms: int = DEFAULT_LEASE_MS,
     ) -> None:
         self.pg = pg
         self.node_id = node_id
         self.lease_ms = lease_ms
         self.leases = LeaseTable(pg, node_id, lease_ms)
-        self.store = PostgresActorStore(pg, data_dir, self.fence_of)
+        # The schedule store's own synchronous connection (pg_schedule_store.py).
+        self.schedules = PostgresScheduleStore(dsn, pg.schema, fence=self.schedule_fence)
+        self.store = PostgresActorStore(pg, data_dir, self.fence_of, self.schedules)
         self.forwarder = Forwarder(node_id)
         self.address = ""
         self.system: ActorSystem | None = None
@@ -105,6 +111,7 @@ class ClusterNode:
         self.address = address
         system.placement = self
         await self.leases.create_tables()
+        self.schedules.open()
         await self.leases.heartbeat(address)
 
     async def start(self) -> None:
@@ -142,6 +149,17 @@ class ClusterNode:
                 raise
 
         return fence
+
+    def schedule_fence(self, conn: Connection[Any], actor_id: str) -> None:
+        """The write check of the schedule store: the lease held now, on its connection."""
+        lease = self.held.get(actor_id)
+        if lease is None:
+            raise LeaseLost(actor_id, self.node_id)
+        try:
+            self.leases.check_sync(conn, lease)
+        except LeaseLost:
+            self._lost_soon(actor_id, lease)
+            raise
 
     def _lost_soon(self, actor_id: str, lease: Lease) -> None:
         if self.held.get(actor_id) == lease:
@@ -262,6 +280,7 @@ class ClusterNode:
         with contextlib.suppress(Exception):
             await self.leases.forget_node()
         await self.forwarder.close()
+        self.schedules.close()
         await self.pg.close()
 
     # views ------------------------------------------------------------------------------

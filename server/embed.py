@@ -57,8 +57,12 @@ def build_config(
     dev: bool = False,
     create: Iterable[str | tuple[str, str]] = (),
     keep_attempts: int = DEFAULT_KEEP_ATTEMPTS,
+    generate_token: bool = True,
 ) -> tuple[ServerConfig, str]:
     """The server configuration for ``app`` and where its token came from.
+
+    ``generate_token=False`` (a cluster node): no token anywhere leaves it
+    ``None`` (source ``none``), for the cluster to decide.
 
     Raises:
         NoActorsError: ``app`` holds no actors.
@@ -79,7 +83,11 @@ def build_config(
         )
     data_dir = Path(data)
     server_token, source = resolve_token(
-        data_dir, token, dev, token_file=None if token_file is None else Path(token_file)
+        data_dir,
+        token,
+        dev,
+        token_file=None if token_file is None else Path(token_file),
+        generate=generate_token,
     )
     config = ServerConfig(
         registry=registry,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 __all__ = [
     "InspectorError",
+    "OwnershipLost",
     "action_failed",
     "action_not_found",
     "actor_not_found",
@@ -32,6 +33,14 @@ __all__ = [
     "unauthorized",
     "workflow_not_enabled",
 ]
+
+
+class OwnershipLost(Exception):
+    """A write refused because this node no longer owns the actor (``leases.LeaseLost``).
+
+    Here, free of the cluster's imports, so that code common to a lone
+    server and a cluster node can tell this expected refusal from a fault.
+    """
 
 
 class InspectorError(Exception):
@@ -119,5 +128,7 @@ def route_not_found(method: str, path: str) -> InspectorError:
 
 def method_not_allowed(method: str, path: str) -> InspectorError:
     return InspectorError(405, "request", "method_not_allowed", f"{path} does not take {method}")
+
+
 def schedule_not_found(schedule_id: str) -> InspectorError:
     return InspectorError(404, "schedule", "not_found", f"no schedule {schedule_id!r}")

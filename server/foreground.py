@@ -29,6 +29,8 @@ _TOKEN_ENV = "ACTORSCOPE_INSPECTOR_TOKEN"
 async def serve_forever(config: ServerConfig, token_source: str, out: TextIO | None = None) -> None:
     """Start a server, print the banner, and serve until SIGINT or SIGTERM."""
     server = await start_server(config)
+    if server.cluster is not None and server.cluster.token_generated:
+        token_source = "new"  # no node had a token: this one made the cluster's
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

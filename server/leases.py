@@ -29,14 +29,16 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, Connection, sql
 
 from actorscope.engine.postgres_driver import Fence, PostgresStore
+
+from .errors import OwnershipLost
 
 __all__ = ["Lease", "LeaseLost", "LeaseTable", "NodeInfo"]
 
 
-class LeaseLost(Exception):
+class LeaseLost(OwnershipLost):
     """This node no longer holds the actor's lease: the write was refused."""
 
     def __init__(self, actor_id: str, node_id: str) -> None:
@@ -197,6 +199,12 @@ class LeaseTable:
                 raise LeaseLost(lease.actor_id, lease.node_id)
 
         return check
+
+    def check_sync(self, conn: Connection[Any], lease: Lease) -> None:
+        """The same check on a synchronous connection (the schedule store's)."""
+        params = {"actor": lease.actor_id, "node": self.node_id, "token": lease.token}
+        if conn.execute(self._fence, params).fetchone() is None:
+            raise LeaseLost(lease.actor_id, lease.node_id)
 
     # -- the cluster -------------------------------------------------------------------
 

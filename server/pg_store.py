@@ -17,9 +17,10 @@ What stays on the node:
 
 * an actor's own database (``actors/{actorId}.sqlite`` in the data
   directory), so such an actor is *pinned* to the node that created it
-  (``home/{actorId}`` records that node) and is never taken over;
-* the actor schedules, which still live in the data directory's SQLite
-  file (``schedule_store.py``): they fire on the node that holds them.
+  (``home/{actorId}`` records that node) and is never taken over.
+
+The actor schedules are in the database too (``pg_schedule_store.py``,
+fenced the same way), so they move with their actor.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from typing import Any
 
 from actorscope.engine.postgres_driver import Fence, PostgresDriver, PostgresStore
 
+from .pg_schedule_store import PostgresScheduleStore
+from .schedule_store import ScheduleStorage
 from .store import DB_FILE, ActorRecord, ActorStore, unpack
 
 __all__ = ["PostgresActorStore"]
@@ -41,10 +44,14 @@ class PostgresActorStore(ActorStore):
     """``ActorStore`` over a ``PostgresStore``; ``fence_of`` guards each actor's writes."""
 
     def __init__(
-        self, pg: PostgresStore, data_dir: Path, fence_of: Callable[[str], Fence | None]
+        self,
+        pg: PostgresStore,
+        data_dir: Path,
+        fence_of: Callable[[str], Fence | None],
+        schedules: PostgresScheduleStore,
     ) -> None:
         # No call to ActorStore.__init__: nothing of the SQLite file is opened
-        # but the node-local parts (actor databases, schedules).
+        # but the node-local part (actor databases).
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         (data_dir / "actors").mkdir(exist_ok=True)
@@ -52,6 +59,7 @@ class PostgresActorStore(ActorStore):
         self.pg = pg
         self._fence_of = fence_of
         self._kv = pg.driver(_NAMESPACE)  # type: ignore[assignment]  # same Driver shape
+        self.schedules = schedules
 
     def writer(self, actor_id: str) -> PostgresDriver:
         return self.pg.driver(_NAMESPACE, fence=self._fence_of(actor_id))
@@ -67,6 +75,13 @@ class PostgresActorStore(ActorStore):
 
     def close(self) -> None:
         """The pool belongs to the cluster node, which closes it after the drain."""
+
+    def acquire_schedules(self) -> ScheduleStorage:
+        """The node's one schedule store (its writes are fenced per actor)."""
+        return self.schedules
+
+    def release_schedules(self) -> None:
+        """The node closes the schedule store after the drain."""
 
     async def load_record(self, actor_id: str) -> ActorRecord | None:
         raw = await self._kv.get(f"rec/{actor_id}".encode())

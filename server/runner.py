@@ -170,8 +170,15 @@ async def start_server(config: ServerConfig) -> RunningServer:
     if config.cluster is not None:
         # A node binds first: its advertised address defaults to the bound port.
         cluster = await ClusterRun.open(
-            config.cluster, config.data_dir, _bind(config.host, config.port)
+            config.cluster,
+            config.data_dir,
+            _bind(config.host, config.port),
+            token=config.server_token,
+            dev=config.dev,
         )
+        # The token the cluster agreed on (cluster_token.py): the given one, or
+        # one generated here when neither this node nor the cluster had any.
+        config = attrs.evolve(config, server_token=cluster.token)
     system = ActorSystem(
         config.registry,
         ActorStore(config.data_dir) if cluster is None else cluster.node.store,

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import msgpack
@@ -40,6 +40,7 @@ import msgpack
 __all__ = [
     "FireRecord",
     "ScheduleRecord",
+    "ScheduleStorage",
     "ScheduleStore",
     "acquire_schedule_store",
     "release_schedule_store",
@@ -139,6 +140,40 @@ def _fire(row: tuple[Any, ...]) -> FireRecord:
         result,
         None if error is None else _unpack(error),
     )
+
+
+class ScheduleStorage(Protocol):
+    """What ``ActorSchedules`` needs of a schedule store.
+
+    This SQLite store and the cluster's PostgreSQL one
+    (``pg_schedule_store.py``) both provide it; every method commits before
+    it returns.
+    """
+
+    def load(self, actor_id: str) -> list[ScheduleRecord]: ...
+
+    def put(self, record: ScheduleRecord) -> None: ...
+
+    def delete(self, actor_id: str, schedule_id: str) -> bool: ...
+
+    def prune_finished(self, actor_id: str, keep: int) -> None: ...
+
+    def begin_fire(self, record: ScheduleRecord, fire: FireRecord) -> int: ...
+
+    def finish_fire(
+        self,
+        actor_id: str,
+        schedule_id: str,
+        seq: int,
+        *,
+        finished_at: int,
+        result: str,
+        error: dict[str, Any] | None,
+    ) -> None: ...
+
+    def fail_running(self, actor_id: str, *, finished_at: int, error: dict[str, Any]) -> int: ...
+
+    def history(self, actor_id: str, schedule_id: str, limit: int) -> list[FireRecord]: ...
 
 
 class ScheduleStore:

@@ -17,7 +17,10 @@ schedule and keeps its fire history). ``max_history`` bounds the fires kept.
 :class:`ActorSchedules` runs them for one actor. What users can rely on:
 
 * **Durable.** Schedules and fires are in the server's SQLite file
-  (``schedule_store.py``), committed before the scheduling call returns.
+  (``schedule_store.py``), or a cluster's PostgreSQL database
+  (``pg_schedule_store.py``), committed before the scheduling call returns.
+  In a cluster every write is fenced by the node's lease of the actor, and
+  the node that takes an actor over starts its schedules as a restart does.
 * **Missed runs fire once.** A schedule that came due while the server was
   down fires once when it is back, then continues from the current time
   (an interval stays on its grid), never once per missed run.
@@ -50,7 +53,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
@@ -63,12 +65,7 @@ from .inspector_api import (
     ScheduleInfo,
     SchedulesChanged,
 )
-from .schedule_store import (
-    FireRecord,
-    ScheduleRecord,
-    acquire_schedule_store,
-    release_schedule_store,
-)
+from .schedule_store import FireRecord, ScheduleRecord, ScheduleStorage
 from .schedule_timing import next_cron, next_every
 from .store import pack, unpack
 
@@ -78,6 +75,7 @@ __all__ = [
     "MAX_HISTORY_LIMIT",
     "ActorSchedules",
     "ScheduleHost",
+    "ScheduleSource",
 ]
 
 log = logging.getLogger("actorscope.server")
@@ -117,6 +115,14 @@ class ScheduleHost(Protocol):
     async def invoke(self, name: str, args: list[Any], *, transport: str) -> Any: ...
 
     def emit(self, event: InspectorEvent) -> None: ...
+
+
+class ScheduleSource(Protocol):
+    """Where the schedule store comes from (``ActorStore``: the SQLite file, or the cluster's)."""
+
+    def acquire_schedules(self) -> ScheduleStorage: ...
+
+    def release_schedules(self) -> None: ...
 
 
 def _now_ms() -> int:
@@ -167,13 +173,13 @@ class ActorSchedules:
     def __init__(
         self,
         host: ScheduleHost,
-        db_path: Path,
+        source: ScheduleSource,
         *,
         clock: Callable[[], int] = _now_ms,
     ) -> None:
         self._host = host
-        self._db_path: Path | None = db_path
-        self._store = acquire_schedule_store(db_path)
+        self._source: ScheduleSource | None = source
+        self._store = source.acquire_schedules()
         self._clock = clock
         self._records: dict[str, ScheduleRecord] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -210,9 +216,9 @@ class ActorSchedules:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
-        db_path, self._db_path = self._db_path, None
-        if db_path is not None:
-            release_schedule_store(db_path)
+        source, self._source = self._source, None
+        if source is not None:
+            source.release_schedules()
 
     # creating and cancelling ----------------------------------------------------
 
@@ -326,6 +332,12 @@ class ActorSchedules:
                     break
                 try:
                     self._fire(record, now)
+                except errors.OwnershipLost as exc:
+                    # Another node owns the actor now and fires its schedules;
+                    # this one is dropped here in a moment.
+                    log.warning("actor %s: schedule %s not fired here: %s", *_ids(record), exc)
+                    retry = attrs.evolve(record, next_run_at=now + _RETRY_MS)
+                    self._records[record.id] = retry
                 except Exception:
                     # A store failure must not stop the timer of every other schedule.
                     log.exception("actor %s: schedule %s did not fire", *_ids(record))
@@ -418,6 +430,8 @@ class ActorSchedules:
                     result=result,
                     error=error,
                 )
+            except errors.OwnershipLost as exc:
+                log.warning("actor %s: schedule fire not recorded here: %s", record.actor_id, exc)
             except Exception:
                 log.exception("actor %s: could not record a schedule fire", record.actor_id)
 

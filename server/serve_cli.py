@@ -19,7 +19,10 @@ environment (``ACTORSCOPE_INSPECTOR_TOKEN``); ``--inspector-token T`` works
 too, but puts it in the process list for every local user to read.
 Otherwise the token stored in the data directory (``server-token``) is
 reused, or a new one is generated, stored there (mode 0600) and printed
-once. ``--dev`` with no token turns auth off and says so.
+once. ``--dev`` with no token turns auth off and says so. A cluster node
+(``--store``) must have the cluster's token: the first node records its
+hash in the database, and a node with another token (or none, once one is
+recorded) refuses to start, exit code 2.
 
 Limits: ``--max-body-bytes N`` (HTTP bodies, default 1 MiB: bigger get 413)
 and ``--header-timeout S`` (seconds to send a request head, default 10).
@@ -45,6 +48,7 @@ from actorscope.protocol.values import VALUE_CODECS, CborCodec, value_codec
 
 from . import eventloop
 from .app_loader import AppLoadError, AppRaised
+from .cluster_boot import ClusterStartError
 from .embed import DEFAULT_PORT, NoActorsError, build_config
 from .foreground import TOKEN_FILE, serve_forever
 from .limits import add_limit_arguments, limits_from_args
@@ -175,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    cluster = cluster_config(args)
     try:
         config, source = build_config(
             spec,
@@ -186,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
             dev=args.dev,
             create=args.create,
             keep_attempts=args.keep_attempts,
+            # A cluster node's token is the cluster's (cluster_token.py).
+            generate_token=cluster is None,
         )
     except AppRaised as exc:
         print(exc.traceback, file=sys.stderr, end="")
@@ -205,10 +212,13 @@ def run(args: argparse.Namespace) -> int:
         max_protocol_version=args.max_protocol_version,
         value_codec=value_codec(args.value_codec),
         limits=limits_from_args(args),
-        cluster=cluster_config(args),
+        cluster=None if cluster is None else attrs.evolve(cluster, token_source=source),
     )
     try:
         eventloop.run(serve_forever(config, source))
+    except ClusterStartError as exc:
+        print(f"actorscope serve: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"actorscope serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -11,7 +11,8 @@ In order of precedence:
    environment is readable by its own user only).
 4. ``--dev`` with none of the above: no token, auth off.
 5. the token stored in the data directory (``server-token``, 0600), or a
-   new one generated and stored there.
+   new one generated and stored there (a cluster node generates none here:
+   its cluster decides, ``cluster_token.py``).
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ def resolve_token(
     *,
     token_file: Path | None = None,
     environ: Mapping[str, str] = os.environ,
+    generate: bool = True,
 ) -> tuple[str | None, str]:
     """The server-wide token and where it came from.
 
     Returns:
         ``(token, source)``, source one of ``given`` (the command line),
-        ``file``, ``env``, ``dev`` (no token), ``stored`` or ``new``.
+        ``file``, ``env``, ``dev`` (no token), ``stored`` or ``new``; with
+        ``generate=False``, ``(None, "none")`` instead of ``new``.
 
     Raises:
         TokenError: ``token_file`` is unreadable or empty.
@@ -76,6 +79,8 @@ def resolve_token(
         token = path.read_text().strip()
         if token:
             return token, "stored"
+    if not generate:
+        return None, "none"
     private_dir(data_dir)
     token = secrets.token_hex(24)
     # Created 0600 from the start: the secret is never world-readable.

@@ -29,6 +29,7 @@ from actorscope.engine import SQLiteDriver
 from actorscope.engine.driver import Delete, Linked, Set
 
 from .filemodes import private_dir, private_sqlite_file
+from .schedule_store import ScheduleStorage, acquire_schedule_store, release_schedule_store
 from .traces import Span
 
 __all__ = ["ActorRecord", "ActorStore", "pack", "unpack"]
@@ -101,6 +102,13 @@ class ActorStore:
 
     def close(self) -> None:
         self._kv.close()
+
+    def acquire_schedules(self) -> ScheduleStorage:
+        """The schedule store (``schedule_store.py``); pair with :meth:`release_schedules`."""
+        return acquire_schedule_store(self.db_path)
+
+    def release_schedules(self) -> None:
+        release_schedule_store(self.db_path)
 
     # records ---------------------------------------------------------------
 

@@ -12,7 +12,11 @@ action goes on), so the test counts calls across kills:
 
 Usage::
 
-    schedule_crash_worker.py DATA_DIR LOG TOKEN
+    schedule_crash_worker.py DATA_DIR LOG TOKEN [DSN]
+
+With DSN the server is a cluster node on that PostgreSQL database (a
+restart is then a new node taking the actor over once the killed one's
+lease has expired); ``ACTOR`` is printed once the actor is open here.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from actorscope.server.cluster_boot import ClusterConfig
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.runner import ServerConfig, start_server
 
 LOG = Path(sys.argv[2])
+LEASE_MS = 1000
 
 
 def _log(label: str) -> None:
@@ -72,8 +78,13 @@ async def main() -> None:
         data_dir=Path(sys.argv[1]),
         server_token=sys.argv[3],
         create=(("crashy", "k"),),
+        cluster=None if len(sys.argv) < 5 else ClusterConfig(dsn=sys.argv[4], lease_ms=LEASE_MS),
     )
     running = await start_server(config)
+    # A node may find the actor still leased by the killed one: it takes it
+    # over at a tick once that lease has expired.
+    while not running.directory.actors("crashy"):
+        await asyncio.sleep(0.05)
     (actor,) = running.directory.actors("crashy")
     print(f"URL {running.url}", flush=True)
     print(f"ACTOR {actor.actor_id}", flush=True)

@@ -1,4 +1,10 @@
-"""Actor schedules through ``ctx.schedule`` and the inspector façade, on a real server."""
+"""Actor schedules through ``ctx.schedule`` and the inspector façade, on a real server.
+
+Every test runs twice: on a lone server (the SQLite file) and on a server
+that is a cluster node on the session's throwaway PostgreSQL, whose
+schedules live in the database; a "restart" there is another node taking
+the actor over.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from typing import Any
 import pytest
 
 from actorscope.server.actor import ActorInstance
+from actorscope.server.cluster_boot import ClusterConfig
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.errors import InspectorError
 from actorscope.server.inspector_api import InspectorEvent, SchedulesChanged
@@ -20,6 +27,28 @@ from actorscope.server.schedule_timing import next_cron
 ServerFactory = Callable[..., Awaitable[RunningServer]]
 
 DEADLINE = 30.0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_dsn(request: pytest.FixtureRequest) -> str | None:
+    """``None``: the SQLite file; else a fresh PostgreSQL database (dropped after the servers)."""
+    if request.param == "sqlite":
+        return None
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    return dsn
+
+
+@pytest.fixture
+def server_factory(store_dsn: str | None, server_factory: ServerFactory) -> ServerFactory:
+    """The conftest's factory, on the SQLite file or as a node on PostgreSQL."""
+    if store_dsn is None:
+        return server_factory
+    parent, dsn = server_factory, store_dsn
+
+    async def on_postgres(**overrides: Any) -> RunningServer:
+        return await parent(cluster=ClusterConfig(dsn=dsn), **overrides)
+
+    return on_postgres
 
 
 def _record(ctx: ActorContext, label: str) -> int:

@@ -12,6 +12,9 @@ down, an every-1-s schedule, a 6-field cron every 2 s, and a cron on a
 * the one-shot that came due while the server was down fires exactly once;
 * each recurring schedule that missed runs fires once for them, then goes on
   from the current time (a cron's next run computed from its expression).
+
+It runs on both stores: the SQLite file, and PostgreSQL with the worker a
+cluster node (the second worker is another node taking the actor over).
 """
 
 from __future__ import annotations
@@ -47,8 +50,17 @@ class Worker:
             self.proc.send_signal(signal.SIGKILL)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_dsn(request: pytest.FixtureRequest) -> str | None:
+    """``None``: the SQLite file; else a fresh PostgreSQL database (dropped after the workers)."""
+    if request.param == "sqlite":
+        return None
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    return dsn
+
+
 @pytest.fixture
-async def start_worker(tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
+async def start_worker(store_dsn: str | None, tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
     started: list[Worker] = []
 
     async def start() -> Worker:
@@ -58,6 +70,7 @@ async def start_worker(tmp_path: Path) -> AsyncIterator[Callable[[], Any]]:
             str(tmp_path / "data"),
             str(tmp_path / "calls.log"),
             TOKEN,
+            *([] if store_dsn is None else [store_dsn]),
             stdout=asyncio.subprocess.PIPE,
             stderr=(tmp_path / f"worker-{len(started)}.log").open("wb"),
         )
