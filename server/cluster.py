@@ -43,12 +43,22 @@ from .leases import Lease, LeaseLost, LeaseTable, NodeInfo
 from .pg_store import PostgresActorStore
 from .store import ActorRecord
 
-__all__ = ["DEFAULT_LEASE_MS", "ClusterNode", "actor_pinned", "not_owner"]
+__all__ = [
+    "DEFAULT_LEASE_MS",
+    "OWNED_ELSEWHERE",
+    "ClusterNode",
+    "actor_pinned",
+    "not_owner",
+    "owned_elsewhere",
+]
 
 log = logging.getLogger("actorscope.cluster")
 
 #: Lease time when ``--lease-ms`` is not given: a dead node's actors move within about 4/3 of it.
 DEFAULT_LEASE_MS = 10_000
+
+#: The code of ``owned_elsewhere`` (group ``cluster``).
+OWNED_ELSEWHERE = "owned_elsewhere"
 
 
 def actor_pinned(actor_id: str, home: str) -> errors.InspectorError:
@@ -58,6 +68,19 @@ def actor_pinned(actor_id: str, home: str) -> errors.InspectorError:
         "actor_pinned",
         f"actor {actor_id} has a node-local database on node {home}, which is not running;"
         " it is never moved to another node (its data would be lost)",
+    )
+
+
+def owned_elsewhere(name: str, key: str) -> errors.InspectorError:
+    """(name, key) was just created, or claimed, by another node.
+
+    The router never shows it: it forwards the create to that node instead.
+    """
+    return errors.InspectorError(
+        503,
+        "cluster",
+        OWNED_ELSEWHERE,
+        f"the actor {name!r} with key {key!r} is owned by another node",
     )
 
 
@@ -105,6 +128,7 @@ class ClusterNode:
         self.address = address
         system.placement = self
         await self.leases.create_tables()
+        await self.store.index_names()
         await self.leases.heartbeat(address)
 
     async def start(self) -> None:
@@ -159,14 +183,21 @@ class ClusterNode:
         if definition is not None and definition.database is not None:
             await self.store.set_home(record.actor_id, self.node_id)
 
+    async def creation_lost(self, record: ActorRecord) -> errors.InspectorError:
+        """Another node created (name, key) first: give the new id's lease back."""
+        lease = self.held.pop(record.actor_id, None)
+        if lease is not None:
+            await self.leases.release(lease)
+        return owned_elsewhere(record.name, record.key)
+
     async def claim_existing(self, name: str, key: str) -> ActorInstance | None:
-        for record in await self.store.load_records():
-            if record.name == name and record.key == key:
-                actor = await self.claim(record)
-                if actor is None:
-                    raise not_owner(record.actor_id)
-                return actor
-        return None
+        record = await self.store.find_named(name, key)
+        if record is None:
+            return None
+        actor = await self.claim(record)
+        if actor is None:
+            raise owned_elsewhere(name, key)
+        return actor
 
     async def claim(self, record: ActorRecord) -> ActorInstance | None:
         """Open ``record`` here if no node holds it; ``None`` if another does.

@@ -22,7 +22,7 @@ from . import errors
 from .actor import ActorInstance
 from .definitions import Registry
 from .inspector_api import CredentialClass
-from .store import ActorRecord, ActorStore
+from .store import ActorExists, ActorRecord, ActorStore
 from .traces import DEFAULT_TRACE_CAPACITY
 
 __all__ = ["ActorSystem", "tokens_equal"]
@@ -44,6 +44,10 @@ class Placement(Protocol):
 
     async def claim_existing(self, name: str, key: str) -> ActorInstance | None:
         """Open here the stored actor (name, key) if no node owns it; ``None`` if none is stored."""
+        ...
+
+    async def creation_lost(self, record: ActorRecord) -> errors.InspectorError:
+        """``store.create`` found (name, key) created by another node: undo ``place_new``."""
         ...
 
 
@@ -171,7 +175,12 @@ class ActorSystem:
             initial = definition.initial_state if definition.is_state_enabled else None
             if self.placement is not None:
                 await self.placement.place_new(record)
-            await self.store.create(record, initial)
+            try:
+                await self.store.create(record, initial)
+            except ActorExists:
+                # Only a shared store raises it, and only a cluster shares one.
+                assert self.placement is not None
+                raise await self.placement.creation_lost(record) from None
             log.info("actor %s created (%s/%s)", record.actor_id, name, key)
             return await self._open(record)
 

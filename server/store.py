@@ -31,10 +31,19 @@ from actorscope.engine.driver import Delete, Linked, Set
 from .filemodes import private_dir, private_sqlite_file
 from .traces import Span
 
-__all__ = ["ActorRecord", "ActorStore", "pack", "unpack"]
+__all__ = ["ActorExists", "ActorRecord", "ActorStore", "pack", "unpack"]
 
 _NAMESPACE = "actors"
 DB_FILE = "actorscope.sqlite"
+
+
+class ActorExists(Exception):
+    """Another node created an actor with the same (name, key) first (a shared store)."""
+
+    def __init__(self, name: str, key: str) -> None:
+        super().__init__(f"an actor {name!r} with key {key!r} was created by another node")
+        self.name = name
+        self.key = key
 
 
 def pack(value: Any) -> bytes:
