@@ -118,7 +118,8 @@ class ClusterNode:
         self.sockets: dict[str, set[asyncio.Task[None]]] = {}
         self._loop: asyncio.Task[None] | None = None
         self._tick_lock = asyncio.Lock()
-        self._dropping: set[str] = set()
+        # Per actor: a claim and a drop of one actor never overlap (see claim).
+        self._actor_locks: dict[str, asyncio.Lock] = {}
 
     # setup ----------------------------------------------------------------------
 
@@ -199,11 +200,25 @@ class ClusterNode:
             raise owned_elsewhere(name, key)
         return actor
 
+    def _actor_lock(self, actor_id: str) -> asyncio.Lock:
+        return self._actor_locks.setdefault(actor_id, asyncio.Lock())
+
     async def claim(self, record: ActorRecord) -> ActorInstance | None:
         """Open ``record`` here if no node holds it; ``None`` if another does.
 
         Raises 503 ``cluster.actor_pinned`` for an actor pinned to another node.
+
+        The tick's takeover and requests for the actor (routing, get-or-create)
+        claim concurrently; under the actor's lock the second finds the first's
+        instance. Without it both would take the lease (the second grant
+        bumping the token) and open two instances running one workflow. The
+        lock also makes a claim wait until a drop of the actor has closed the
+        old instance, so nothing of it still runs beside the new one.
         """
+        async with self._actor_lock(record.actor_id):
+            return await self._claim(record)
+
+    async def _claim(self, record: ActorRecord) -> ActorInstance | None:
         assert self.system is not None
         local = self.system.get(record.actor_id)
         if local is not None:
@@ -261,10 +276,9 @@ class ClusterNode:
                 log.exception("node %s: taking over actor %s failed", self.node_id, record.actor_id)
 
     async def _drop(self, actor_id: str, lease: Lease) -> None:
-        if self.held.get(actor_id) != lease or actor_id in self._dropping:
-            return
-        self._dropping.add(actor_id)
-        try:
+        async with self._actor_lock(actor_id):
+            if self.held.get(actor_id) != lease:
+                return  # dropped already, or claimed again since
             self.held.pop(actor_id, None)
             self.leases_lost += 1
             log.warning("node %s: lost the lease of actor %s, dropping it", self.node_id, actor_id)
@@ -272,8 +286,6 @@ class ClusterNode:
                 task.cancel()
             assert self.system is not None
             await self.system.drop(actor_id)
-        finally:
-            self._dropping.discard(actor_id)
 
     # drain ------------------------------------------------------------------------------
 

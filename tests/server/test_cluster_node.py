@@ -1,0 +1,142 @@
+"""One cluster node in process, on a real throwaway PostgreSQL: claims and drops.
+
+The node's tick (taking over actors no lease covers) and the requests for an
+actor (routing, get-or-create) claim actors concurrently; here they are
+raced directly, without sockets, so that the interleaving is forced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actorscope.engine import WorkflowContext
+from actorscope.engine.executor import load_history
+from actorscope.engine.postgres_driver import PostgresStore
+from actorscope.server.cluster import ClusterNode
+from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
+from actorscope.server.directory import ActorSystem
+from actorscope.server.store import ActorRecord
+
+STEPS = 5
+
+
+class Counted:
+    """How often each step of the workflow ran, over every instance of the actor."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+        self.done = asyncio.Event()
+
+
+@pytest.fixture
+async def node(postgres_dsn: str, tmp_path: Path) -> AsyncIterator[tuple[ClusterNode, Counted]]:
+    counted = Counted()
+
+    async def flow(wf: WorkflowContext, _actor: ActorContext) -> None:
+        for i in range(STEPS):
+
+            async def step(i: int = i) -> int:
+                counted.runs.append(f"s{i}")
+                await asyncio.sleep(0.01)
+                return i
+
+            await wf.step(f"s{i}", step)
+        counted.done.set()
+        await wf.sleep("rest", 3600)
+
+    registry = Registry([ActorDefinition("flow", {"n": 0}, {}, flow)])
+    pg = await PostgresStore.open(postgres_dsn)
+    cluster = ClusterNode(pg, tmp_path / "data", node_id="n1", lease_ms=60_000)
+    system = ActorSystem(registry, cluster.store, server_token="t" * 32)
+    await cluster.prepare(system, "http://127.0.0.1:1")
+    try:
+        yield cluster, counted
+    finally:
+        await system.stop()
+        await cluster.release_all()
+
+
+async def _stored(cluster: ClusterNode) -> ActorRecord:
+    """An actor record in the database that no node owns (its owner died)."""
+    record = ActorRecord(
+        actor_id=secrets.token_hex(10),
+        name="flow",
+        key="k",
+        create_ts=int(time.time() * 1000),
+        token=secrets.token_hex(24),
+    )
+    lease = await cluster.leases.acquire(record.actor_id)
+    assert lease is not None
+    cluster.held[record.actor_id] = lease
+    await cluster.store.create(record, {"n": 0})
+    del cluster.held[record.actor_id]
+    await cluster.leases.release(lease)
+    return record
+
+
+async def test_concurrent_claims_open_one_instance(node: Any) -> None:
+    cluster, counted = node
+    record = await _stored(cluster)
+    # The tick's takeover and two requests, all at once.
+    claimed = await asyncio.gather(*(cluster.claim(record) for _ in range(3)))
+    assert claimed[0] is not None
+    assert all(actor is claimed[0] for actor in claimed)
+    assert cluster.system.get(record.actor_id) is claimed[0]
+    await asyncio.wait_for(counted.done.wait(), 60)
+    # One instance ran the workflow: every step once, and it still holds the lease.
+    assert counted.runs == [f"s{i}" for i in range(STEPS)]
+    driver = cluster.store.workflow_driver(record.actor_id)
+    for _ in range(600):  # the sleep entry follows the last step
+        if len((await load_history(driver)).entries) == STEPS + 1:
+            break
+        await asyncio.sleep(0.05)
+    history = await load_history(driver)
+    assert [history.path(e.id) for e in history.entries] == [
+        *(f"s{i}" for i in range(STEPS)),
+        "rest",
+    ]
+    owner = await cluster.leases.owner(record.actor_id)
+    assert owner is not None and owner == cluster.held[record.actor_id]
+
+
+async def test_a_claim_waits_for_the_drop_of_the_old_instance(node: Any) -> None:
+    cluster, counted = node
+    record = await _stored(cluster)
+    first = await cluster.claim(record)
+    assert first is not None
+    await asyncio.wait_for(counted.done.wait(), 60)
+    lease = cluster.held[record.actor_id]
+    closed = asyncio.Event()
+    close = first.close
+
+    async def slow_close() -> None:
+        await asyncio.sleep(0.2)
+        await close()
+        closed.set()
+
+    first.close = slow_close  # type: ignore[method-assign]
+    await cluster.leases.release(lease)  # as if it expired under load
+    dropping = asyncio.ensure_future(cluster._drop(record.actor_id, lease))
+    await asyncio.sleep(0)
+    second = await cluster.claim(record)
+    # The new instance opened only after the old one was closed.
+    assert closed.is_set()
+    assert second is not None and second is not first
+    await dropping
+    assert cluster.system.get(record.actor_id) is second
+    # It resumed the recorded history (its first run ends at the sleep): no step ran again.
+    assert second.workflow is not None
+    runner = second.workflow.runner
+    for _ in range(600):
+        if runner.last_result is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert runner.last_result is not None and runner.last_result.state == "sleeping"
+    assert counted.runs == [f"s{i}" for i in range(STEPS)]
