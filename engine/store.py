@@ -85,6 +85,10 @@ class HistoryStore:
         # Token of the latest batch this store wrote (or read at load time):
         # a cached store is reused only while the driver still holds it.
         self.version: bytes | None = None
+        # The error of a batch the driver refused (a lost connection, a
+        # refused fence): this store's run must end with it, never record it
+        # as the workflow's own failure (executor.py).
+        self.write_error: BaseException | None = None
 
     # -- loading -----------------------------------------------------------
 
@@ -303,11 +307,13 @@ class HistoryStore:
         ops.append(Set(codec.VERSION, version))
         try:
             await self.driver.batch(ops)
-        except BaseException:
+        except BaseException as exc:
             # Nothing of the batch was applied (atomic); keep the ops staged
             # so the in-memory view and the next flush stay consistent.
             ops.pop()
             self.pending = ops + self.pending
+            if isinstance(exc, Exception):
+                self.write_error = exc
             raise
         self.version = version
         self.notify()

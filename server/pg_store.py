@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from psycopg import sql
+from psycopg import OperationalError, sql
 
 from actorscope.engine.postgres_driver import Fence, PostgresDriver, PostgresStore
 
@@ -44,6 +44,8 @@ from .store import DB_FILE, ActorExists, ActorRecord, ActorStore, pack, unpack
 __all__ = ["PostgresActorStore"]
 
 _NAMESPACE = "actors"
+#: Delay before a workflow run that failed on a passing database error runs again.
+_RETRY_S = 1.0
 
 
 class PostgresActorStore(ActorStore):
@@ -65,6 +67,15 @@ class PostgresActorStore(ActorStore):
             "INSERT INTO {schema}.kv (ns, key, value) VALUES (%s, %s, %s)"
             " ON CONFLICT (ns, key) DO NOTHING RETURNING 1"
         ).format(schema=sql.Identifier(pg.schema))
+
+    def retry_after(self, exc: BaseException) -> float | None:
+        """A lost connection, a pool timeout, a serialization failure: try again in a second.
+
+        The run's batch was rolled back whole, so the next run resumes from
+        the history as a restart would. A refused fence (``LeaseLost``) is
+        not retried: the node drops the actor and its new owner resumes it.
+        """
+        return _RETRY_S if isinstance(exc, OperationalError) else None
 
     def writer(self, actor_id: str) -> PostgresDriver:
         return self.pg.driver(_NAMESPACE, fence=self._fence_of(actor_id))

@@ -124,6 +124,14 @@ class ActorStore:
             ops.append(Set(_key("state", record.actor_id), pack(state)))
         await self.writer(record.actor_id).batch(ops)
 
+    def retry_after(self, exc: BaseException) -> float | None:
+        """Seconds before a workflow run that raised ``exc`` is tried again; ``None``: never.
+
+        The SQLite file fails only for lasting reasons (disk full, a
+        determinism error is the code's): the workflow waits for a replay.
+        """
+        return None
+
     def writer(self, actor_id: str) -> Any:
         """The driver writes for ``actor_id`` go through (a cluster store fences it)."""
         return self._kv

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from actorscope.engine import WorkflowContext
@@ -33,6 +34,8 @@ class Counted:
     def __init__(self) -> None:
         self.runs: list[str] = []
         self.done = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.at_gate = asyncio.Event()
 
 
 @pytest.fixture
@@ -51,7 +54,24 @@ async def node(postgres_dsn: str, tmp_path: Path) -> AsyncIterator[tuple[Cluster
         counted.done.set()
         await wf.sleep("rest", 3600)
 
-    registry = Registry([ActorDefinition("flow", {"n": 0}, {}, flow)])
+    async def gated(wf: WorkflowContext, _actor: ActorContext) -> None:
+        async def wait() -> str:
+            counted.runs.append("wait")
+            counted.at_gate.set()
+            await counted.gate.wait()
+            return "opened"
+
+        await wf.step("wait", wait)
+        await wf.step("after", lambda: counted.runs.append("after"))
+        counted.done.set()
+        await wf.sleep("rest", 3600)
+
+    registry = Registry(
+        [
+            ActorDefinition("flow", {"n": 0}, {}, flow),
+            ActorDefinition("gated", {"n": 0}, {}, gated),
+        ]
+    )
     pg = await PostgresStore.open(postgres_dsn)
     cluster = ClusterNode(pg, tmp_path / "data", node_id="n1", lease_ms=60_000)
     system = ActorSystem(registry, cluster.store, server_token="t" * 32)
@@ -63,11 +83,11 @@ async def node(postgres_dsn: str, tmp_path: Path) -> AsyncIterator[tuple[Cluster
         await cluster.release_all()
 
 
-async def _stored(cluster: ClusterNode) -> ActorRecord:
+async def _stored(cluster: ClusterNode, name: str = "flow") -> ActorRecord:
     """An actor record in the database that no node owns (its owner died)."""
     record = ActorRecord(
         actor_id=secrets.token_hex(10),
-        name="flow",
+        name=name,
         key="k",
         create_ts=int(time.time() * 1000),
         token=secrets.token_hex(24),
@@ -140,3 +160,32 @@ async def test_a_claim_waits_for_the_drop_of_the_old_instance(node: Any) -> None
         await asyncio.sleep(0.05)
     assert runner.last_result is not None and runner.last_result.state == "sleeping"
     assert counted.runs == [f"s{i}" for i in range(STEPS)]
+
+
+async def test_a_workflow_survives_the_database_dropping_its_connections(
+    node: Any, postgres_dsn: str
+) -> None:
+    cluster, counted = node
+    record = await _stored(cluster, "gated")
+    actor = await cluster.claim(record)
+    assert actor is not None
+    await asyncio.wait_for(counted.at_gate.wait(), 60)
+    # Every connection of the node's pool is cut (a database restart, a
+    # network blip) while a step runs: the step's write fails.
+    async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as admin:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+        )
+    counted.gate.set()
+    # The node still owns the actor, so its workflow must not stay stopped:
+    # the run is tried again from the history, as a restart would.
+    await asyncio.wait_for(counted.done.wait(), 60)
+    driver = cluster.store.workflow_driver(record.actor_id)
+    history = await load_history(driver)
+    paths = [history.path(e.id) for e in history.entries]
+    assert paths[:2] == ["wait", "after"]
+    assert all(history.entry_metadata[e.id].error is None for e in history.entries)
+    assert history.workflow.state != "failed"
+    # The step whose write was lost ran again (at least once, as after a crash).
+    assert counted.runs == ["wait", "wait", "after"]
