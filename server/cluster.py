@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -183,6 +184,13 @@ class ClusterNode:
         definition = self.system.registry.get(record.name)
         if definition is not None and definition.database is not None:
             await self.store.set_home(record.actor_id, self.node_id)
+
+    async def open_placed(
+        self, record: ActorRecord, opener: Callable[[ActorRecord], Awaitable[ActorInstance]]
+    ) -> ActorInstance:
+        """Open a new actor under its lock: a drop (its lease lost meanwhile) waits for it."""
+        async with self._actor_lock(record.actor_id):
+            return await opener(record)
 
     async def creation_lost(self, record: ActorRecord) -> errors.InspectorError:
         """Another node created (name, key) first: give the new id's lease back."""

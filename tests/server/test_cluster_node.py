@@ -20,6 +20,7 @@ import pytest
 from actorscope.engine import WorkflowContext
 from actorscope.engine.executor import load_history
 from actorscope.engine.postgres_driver import PostgresStore
+from actorscope.server.actor import ActorInstance
 from actorscope.server.cluster import ClusterNode
 from actorscope.server.definitions import ActorContext, ActorDefinition, Registry
 from actorscope.server.directory import ActorSystem
@@ -189,3 +190,37 @@ async def test_a_workflow_survives_the_database_dropping_its_connections(
     assert history.workflow.state != "failed"
     # The step whose write was lost ran again (at least once, as after a crash).
     assert counted.runs == ["wait", "wait", "after"]
+
+
+async def test_a_drop_waits_for_the_open_of_a_new_actor(node: Any, monkeypatch: Any) -> None:
+    cluster, counted = node
+    system = cluster.system
+    opening = asyncio.Event()
+    finish_open = asyncio.Event()
+    real_open = ActorInstance.open
+
+    async def slow_open(self: ActorInstance) -> None:
+        opening.set()
+        await finish_open.wait()
+        await real_open(self)
+
+    monkeypatch.setattr(ActorInstance, "open", slow_open)
+    creating = asyncio.ensure_future(system.get_or_create("flow", "new"))
+    await asyncio.wait_for(opening.wait(), 60)
+    # Its lease is lost while it opens (a late renewal under load).
+    actor_id = next(iter(cluster.held))
+    lease = cluster.held[actor_id]
+    dropping = asyncio.ensure_future(cluster._drop(actor_id, lease))
+    await asyncio.sleep(0.05)
+    assert not dropping.done()  # waits for the open
+    finish_open.set()
+    actor = await asyncio.wait_for(creating, 60)
+    await asyncio.wait_for(dropping, 60)
+    # Dropped whole, not half-open: gone here, and the takeover reopens it.
+    assert system.get(actor_id) is None
+    monkeypatch.setattr(ActorInstance, "open", real_open)
+    record = await cluster.store.load_record(actor_id)
+    assert record is not None
+    again = await cluster.claim(record)
+    assert again is not None and again is not actor
+    await asyncio.wait_for(counted.done.wait(), 60)
