@@ -181,7 +181,11 @@ class ClusterRouter:
                     return
             if not await _serve_unless_owned_elsewhere(self.app, scope, _replaying(body), send):
                 return
-        await _refuse(scope, receive, send, not_owner(f"{named}"))
+        # Owned elsewhere, yet not found there, three times: ownership keeps moving.
+        busy = errors.InspectorError(
+            503, "cluster", "owner_unavailable", "no node can serve this actor right now"
+        )
+        await _refuse(scope, receive, send, busy)
 
     async def _where_named(self, name: str, key: str, *, forwarded: bool) -> str | None:
         """``None``: create or serve here; else the owner's address of the stored (name, key)."""
