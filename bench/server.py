@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import msgpack
+import cbor2
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.typing import Subprotocol
@@ -269,10 +269,11 @@ async def _run(args: argparse.Namespace) -> list[Row]:
         rows.append(("64-in-flight round trips/s", pipe_echo, pipe_ours, "≥ 0.7"))
 
         async def echo_trigger(conn: ClientConnection, i: int) -> None:
-            await conn.send(BROADCAST + msgpack.packb({"count": i}))
+            await conn.send(BROADCAST + cbor2.dumps({"count": i}))
 
         async def ours_trigger(conn: ClientConnection, i: int) -> None:
-            patch = PatchStateRequest(state=msgpack.packb({"count": i + 1}))
+            # CBOR: the server's default value codec (docs/PROTOCOL.md §11).
+            patch = PatchStateRequest(state=cbor2.dumps({"count": i + 1}))
             await conn.send(encode_to_server(ToServer(patch), 4))
 
         for peers in args.peers:

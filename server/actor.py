@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
+from actorscope.protocol.values import ValueCodec
 
 from . import errors
 from .database import ActorDatabase
@@ -124,6 +125,9 @@ class ActorInstance:
         self._store = store
         self.live_state: Any = None
         self._state_bytes: bytes | None = None
+        # The state's wire bytes per value codec, for the _state_bytes they
+        # were made from (a new saved state starts a new cache).
+        self._wire_state: tuple[bytes | None, dict[ValueCodec, bytes]] = (None, {})
         self._listeners: list[Callable[[InspectorEvent], None]] = []
         self._connections: dict[str, EventSink] = {}
         # One action at a time; a replay restoring the state holds it too.
@@ -202,6 +206,15 @@ class ActorInstance:
         if self._state_bytes is None:
             return None
         return unpack(self._state_bytes)
+
+    def encoded_state(self, codec: ValueCodec) -> bytes:
+        source, encoded = self._wire_state
+        if source is not self._state_bytes:
+            source, encoded = self._wire_state = (self._state_bytes, {})
+        out = encoded.get(codec)
+        if out is None:
+            out = encoded[codec] = codec.encode(self.state())
+        return out
 
     async def patch_state(self, value: Any) -> None:
         if not self.is_state_enabled:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     # Only an annotation here; importing lazily keeps this module importable
     # on its own (attrs does not evaluate string annotations).
     from actorscope.engine.snapshot import HistorySnapshot
+    from actorscope.protocol.values import ValueCodec
 
 __all__ = [
     "ActorDirectory",
@@ -156,6 +157,13 @@ class ActorInspector(Protocol):
 
     def state(self) -> Any:
         """The current state value, or ``None`` when state is not enabled."""
+
+    def encoded_state(self, codec: ValueCodec) -> bytes:
+        """``codec.encode(self.state())``; the bytes may be reused while the state is unchanged.
+
+        Every ``StateRequest`` answers with the state's wire bytes, and the
+        state changes far less often than it is read.
+        """
 
     async def patch_state(self, value: Any) -> None:
         """Replace the state; raises ``state_not_enabled``."""

@@ -18,7 +18,8 @@ What they add, each where only the protocol can do it:
   ``write_stall_timeout`` seconds, the transport is aborted; uvicorn would
   otherwise wait for it to drain for as long as the peer stays connected.
 * ``LimitedWebSocketProtocol`` (on uvicorn's ``websockets-sansio`` protocol,
-  with ``ws_transport``'s coalesced writes):
+  with ``ws_direct``'s direct messages and ``ws_transport``'s coalesced
+  writes):
 
   - **Aborting the transport.** ``transport.close()`` only closes the socket
     once its write buffer is flushed, which never happens when the peer
@@ -53,7 +54,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from websockets.frames import CloseCode
 
 from .limits import Limits
-from .ws_transport import CoalescingWebSocketProtocol
+from .ws_direct import DirectWebSocketProtocol
 
 __all__ = [
     "MAX_HEAD_BYTES",
@@ -205,9 +206,10 @@ class LimitedH11Protocol(_WriteStallWatch, H11Protocol):
             self.transport.close()
 
 
-class LimitedWebSocketProtocol(_WriteStallWatch, CoalescingWebSocketProtocol):
-    """uvicorn's websockets-sansio protocol (coalescing writes, ``ws_transport.py``)
-    with abort, the message limit and 4xx answers to bad handshakes."""
+class LimitedWebSocketProtocol(_WriteStallWatch, DirectWebSocketProtocol):
+    """uvicorn's websockets-sansio protocol (direct messages, ``ws_direct.py``;
+    coalescing writes, ``ws_transport.py``) with abort, the message limit and
+    4xx answers to bad handshakes."""
 
     message_limit: int = Limits().max_message_bytes
     reap_timeout: float = Limits().close_timeout

@@ -35,6 +35,7 @@ Requests of one connection are answered one at a time, in order: a
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -43,7 +44,7 @@ from typing import Any
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from actorscope.protocol.errors import DecodeError, InvalidProtocolVersion
-from actorscope.protocol.messages import Error, ToClient
+from actorscope.protocol.messages import Error, ToClient, ToServer
 from actorscope.protocol.negotiation import (
     CLOSE_INVALID_PROTOCOL_VERSION,
     INVALID_PROTOCOL_VERSION,
@@ -57,6 +58,7 @@ from .errors import InspectorError
 from .inspector_api import ActorDirectory, ActorInspector, CredentialClass
 from .uvicorn_protocols import abort_from_scope
 from .wire_values import INVALID_VALUE_CODEC, InvalidValueCodec, codec_from_query
+from .ws_direct import DirectChannel, MessageSink, attach_from_scope
 from .ws_fanout import PushHub, PushHubs
 from .ws_handshake import parse_handshake
 from .ws_requests import ASYNC_HANDLERS, SYNC_HANDLERS, RequestContext, build_init
@@ -192,13 +194,25 @@ class InspectorEndpoint:
         await send({"type": "websocket.accept", "subprotocol": handshake.subprotocol})
         session = _Session(self, inspector, credential, send, handshake.protocol_version, codec)
         session.abort = abort_from_scope(scope)
+        session.attach = attach_from_scope(scope)
         await session.run(receive)
 
 
 class _Session:
     """One inspector connection: version rules, reader loop, writer task."""
 
-    __slots__ = ("_hub", "abort", "context", "endpoint", "queue", "versions")
+    __slots__ = (
+        "_backlog",
+        "_drainer",
+        "_hub",
+        "abort",
+        "attach",
+        "channel",
+        "context",
+        "endpoint",
+        "queue",
+        "versions",
+    )
 
     def __init__(
         self,
@@ -223,6 +237,13 @@ class _Session:
         self._hub: PushHub | None = endpoint.hubs.join(inspector, self)
         #: Drops the transport (``uvicorn_protocols``); ``None`` under another server.
         self.abort: Callable[[], None] | None = None
+        #: The direct message path (``ws_direct``); ``None`` under another server.
+        self.attach: Callable[[MessageSink], DirectChannel] | None = None
+        self.channel: DirectChannel | None = None
+        # Requests that must wait their turn (an asynchronous one, or one
+        # whose answer cannot be written now), answered in order by _drain.
+        self._backlog: collections.deque[bytes | str | ToServer] = collections.deque()
+        self._drainer: asyncio.Task[None] | None = None
 
     async def run(self, receive: AsgiReceive) -> None:
         writer: asyncio.Task[None] | None = None
@@ -249,10 +270,11 @@ class _Session:
                 except TimeoutError:
                     self._abort()
         finally:
-            if writer is not None and not writer.done():
-                writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await writer
+            for task in (self._drainer, writer):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     def _abort(self) -> None:
         # Closing politely needs the peer to read; it does not, so the
@@ -284,57 +306,136 @@ class _Session:
             self.endpoint.hubs.leave(hub, self)
 
     async def _read(self, receive: AsgiReceive) -> None:
-        queue = self.queue
-        versions = self.versions
-        sync_handlers = SYNC_HANDLERS
-        context = self.context
+        attach = self.attach
+        if attach is not None:
+            self.channel = channel = attach(self)
+            self.queue.use_direct(channel)
+            for queued in channel.take_queued():
+                self.message_received(queued)
         while True:
             message = await receive()
-            frame = message.get("bytes")
-            if frame is None:
-                if message["type"] != "websocket.receive":
-                    return  # websocket.disconnect
-                if message.get("text") is not None:
-                    await self._reply_error(_TEXT_FRAME)
-                continue
-            if queue.closing:
-                continue  # closing: drain the peer's frames, answer nothing
-            if len(frame) > MAX_FRAME_SIZE:
-                queue.close(1009, "inspector.frame_too_large")
-                continue
-            try:
-                request = versions.decode(frame)
-            except DecodeError as exc:
-                await self._reply_error(f"inspector.invalid_frame: {exc}")
-                continue
+            if message["type"] != "websocket.receive":
+                return  # websocket.disconnect
+            data: bytes | str | None = message.get("bytes")
+            if data is None:
+                data = message.get("text")
+                if data is None:
+                    continue
+            if self.channel is not None:
+                self.message_received(data)
+            else:
+                await self._handle(data)
+
+    # -- the direct path (ws_direct): synchronous, inside the protocol's read --------
+
+    def message_received(self, data: bytes | str) -> None:
+        """Answer one request now if nothing waits ahead of it, else queue it in order."""
+        if self._backlog or not self.queue.can_write_now():
+            self._defer(data)
+            return
+        try:
+            request = self._decode(data)
+            if request is None:
+                return
             if isinstance(request, ToClient):
-                # The request has no meaning here (v1 EventsRequest, a v6
-                # schedule request at a v5-capped server): its answer is this
-                # Error.
-                await self._reply(request)
-                continue
+                self.queue.write_now(self.versions.encode(request))
+                return
             body = request.body
-            handler = sync_handlers.get(type(body))
+            handler = SYNC_HANDLERS.get(type(body))
+            if handler is None:
+                self._defer(request)  # an asynchronous request: answered by the drainer
+                return
             try:
-                if handler is not None:
-                    reply = handler(context, body)
-                else:
-                    async_handler = ASYNC_HANDLERS.get(type(body))
-                    if async_handler is None:
-                        await self._reply_error(
-                            f"inspector.unsupported_request: {type(body).__name__}"
-                        )
-                        continue
-                    reply = await async_handler(context, body)
+                reply = handler(self.context, body)
             except InspectorError as exc:
-                await self._reply_error(exc.frame_message())
-                continue
+                reply = ToClient(Error(message=exc.frame_message()))
             except Exception as exc:
                 _log.exception("inspector request %s failed", type(body).__name__)
-                await self._reply_error(f"inspector.internal_error: {type(exc).__name__}")
-                continue
+                reply = ToClient(Error(message=f"inspector.internal_error: {type(exc).__name__}"))
             if reply is not None:
-                await queue.put(versions.encode(reply))
+                frame = self.versions.encode(reply)
+                # A push the handler caused may have had to queue: stay behind it.
+                if self.queue.can_write_now():
+                    self.queue.write_now(frame)
+                else:
+                    self.queue.put_nowait(frame)
+        except Exception:
+            # Never let a failure escape into the transport's read callback.
+            _log.exception("inspector connection failed")
+            self.queue.close(1011, "inspector.internal_error")
+
+    def _defer(self, item: bytes | str | ToServer) -> None:
+        if self.queue.closing:
+            return
+        self._backlog.append(item)
+        if self._drainer is None:
+            assert self.channel is not None
+            self.channel.pause_reading()
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        backlog = self._backlog
+        try:
+            while backlog and not self.queue.closing:
+                await self._handle(backlog[0])
+                backlog.popleft()
+        except Exception:
+            _log.exception("inspector connection failed")
+            self.queue.close(1011, "inspector.internal_error")
+        finally:
+            backlog.clear()
+            self._drainer = None
+            if self.channel is not None:
+                self.channel.resume_reading()
+
+    # -- the queued path: one request at a time, in order ------------------------------
+
+    def _decode(self, data: bytes | str) -> ToServer | ToClient | None:
+        """The request in ``data``, an answer to send instead, or ``None`` (nothing to send)."""
+        queue = self.queue
+        if queue.closing:
+            return None  # closing: drain the peer's frames, answer nothing
+        if isinstance(data, str):
+            return ToClient(Error(message=_TEXT_FRAME))
+        if len(data) > MAX_FRAME_SIZE:
+            queue.close(1009, "inspector.frame_too_large")
+            return None
+        try:
+            return self.versions.decode(data)
+        except DecodeError as exc:
+            return ToClient(Error(message=f"inspector.invalid_frame: {exc}"))
+
+    async def _handle(self, item: bytes | str | ToServer) -> None:
+        request = item if isinstance(item, ToServer) else self._decode(item)
+        if request is None:
+            return
+        if isinstance(request, ToClient):
+            # A decode error, or a request with no meaning here (v1
+            # EventsRequest, a v6 schedule request at a v5-capped server):
+            # its answer is this Error.
+            await self._reply(request)
+            return
+        body = request.body
+        context = self.context
+        handler = SYNC_HANDLERS.get(type(body))
+        try:
+            if handler is not None:
+                reply = handler(context, body)
+            else:
+                async_handler = ASYNC_HANDLERS.get(type(body))
+                if async_handler is None:
+                    await self._reply_error(f"inspector.unsupported_request: {type(body).__name__}")
+                    return
+                reply = await async_handler(context, body)
+        except InspectorError as exc:
+            await self._reply_error(exc.frame_message())
+            return
+        except Exception as exc:
+            _log.exception("inspector request %s failed", type(body).__name__)
+            await self._reply_error(f"inspector.internal_error: {type(exc).__name__}")
+            return
+        if reply is not None:
+            await self.queue.put(self.versions.encode(reply))
 
     async def _reply(self, message: ToClient) -> None:
         await self.queue.put(self.versions.encode(message))

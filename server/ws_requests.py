@@ -199,7 +199,7 @@ async def build_init(context: RequestContext) -> ToClient:
     return ToClient(
         Init(
             connections=wire_connections(codec, inspector.connections()),
-            state=codec.encode(inspector.state()) if state_enabled else None,
+            state=inspector.encoded_state(codec) if state_enabled else None,
             is_state_enabled=state_enabled,
             rpcs=list(inspector.rpcs()),
             is_database_enabled=inspector.is_database_enabled,
@@ -219,7 +219,7 @@ def _state(context: RequestContext, request: StateRequest) -> ToClient:
     inspector = context.inspector
     if not inspector.is_state_enabled:
         return ToClient(StateResponse(rid=request.id, state=None, is_state_enabled=False))
-    state = context.value_codec.encode(inspector.state())
+    state = inspector.encoded_state(context.value_codec)
     return ToClient(StateResponse(rid=request.id, state=state, is_state_enabled=True))
 
 

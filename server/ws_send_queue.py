@@ -13,6 +13,11 @@ reader must never grow the server's memory without bound):
   throttled by TCP instead of being disconnected (until it has taken no
   bytes for the write-stall timeout, when ``uvicorn_protocols`` aborts it).
 
+With a ``DirectChannel`` (``use_direct``, ``ws_direct``), a frame offered or
+put while nothing is queued or being written, and the transport is
+writable, is written at once, synchronously: the writer task only runs when
+frames must wait. The bounds apply as before to what waits.
+
 A close is only as good as the peer's reading: the close frame waits behind
 the peer's full TCP window like any frame. With ``on_stuck``, a close the
 writer has not delivered ``close_timeout`` seconds after it was asked for
@@ -27,6 +32,8 @@ import collections
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from .ws_direct import DirectChannel
 
 __all__ = ["SLOW_CONSUMER", "AsgiSend", "SendQueue"]
 
@@ -46,6 +53,7 @@ class SendQueue:
         "_close_timeout",
         "_closed",
         "_closing",
+        "_direct",
         "_frames",
         "_gone_away",
         "_max_bytes",
@@ -91,6 +99,28 @@ class SendQueue:
         self._gone_away = False
         self._wakeup: asyncio.Future[None] | None = None
         self._room: asyncio.Future[None] | None = None
+        self._direct: DirectChannel | None = None
+
+    def use_direct(self, channel: DirectChannel) -> None:
+        """Write through ``channel`` at once whenever no frame has to wait."""
+        self._direct = channel
+
+    def can_write_now(self) -> bool:
+        """True when a frame would be written synchronously (nothing waits ahead of it)."""
+        direct = self._direct
+        return (
+            direct is not None
+            and not self._frames
+            and not self._sending
+            and not self._closing
+            and direct.writable
+        )
+
+    def write_now(self, frame: bytes) -> None:
+        """Write ``frame`` through the channel; only when ``can_write_now()``."""
+        assert self._direct is not None
+        if not self._direct.send_binary(frame):
+            self._gone()
 
     @property
     def closing(self) -> bool:
@@ -103,6 +133,9 @@ class SendQueue:
     def offer(self, frame: bytes) -> None:
         """Queue a push; give the connection up if it does not fit."""
         if self._closing:
+            return
+        if self.can_write_now():
+            self.write_now(frame)
             return
         if len(self._frames) >= self._max_frames or (
             self._frames and self._queued_bytes + len(frame) > self._max_bytes
@@ -133,6 +166,9 @@ class SendQueue:
         written right here instead: a request/response peer then costs no
         hop through the writer task (the hot path the bench measures).
         """
+        if self.can_write_now():
+            self.write_now(frame)
+            return
         if not self._frames and not self._sending and not self._closing:
             self._sending = True
             try:
@@ -152,6 +188,16 @@ class SendQueue:
             if room is None or room.done():
                 room = self._room = asyncio.get_running_loop().create_future()
             await room
+        if not self._closing:
+            self._append(frame)
+
+    def put_nowait(self, frame: bytes) -> None:
+        """Queue a reply that cannot wait for room (one answer already computed).
+
+        The direct path uses it when a push its request caused had to queue:
+        the answer goes behind the push, and the requests after it wait in
+        the session's backlog, where ``put`` bounds them again.
+        """
         if not self._closing:
             self._append(frame)
 

@@ -46,6 +46,8 @@ NPM_DEPS = ("rivetkit@2.2.1", "ws@8")
 Row = tuple[str, float | None, float, float, bool]
 #: v4 embedded ``StateRequest { id: 1 }``: ``u16 LE 4``, tag 1, id 1.
 STATE_REQUEST_HEX = "04000101"
+#: The measurements, in the order each round runs them.
+MEASURES = ("seq", "pipe", "http", "replay")
 
 
 # -- actorscope, as a server role ----------------------------------------------
@@ -311,7 +313,7 @@ def _run(args: argparse.Namespace) -> tuple[list[Row], dict[str, int]]:
         for round_no in range(args.rounds):
             # Alternate who goes first, so drift on the shared machine hits all alike.
             rotated = order[round_no % len(order) :] + order[: round_no % len(order)]
-            for measure in ("seq", "pipe", "http", "replay"):
+            for measure in args.only:
                 for target in rotated:
                     job = targets[target].get(measure)
                     if job is None:
@@ -336,6 +338,8 @@ def _run(args: argparse.Namespace) -> tuple[list[Row], dict[str, int]]:
         "replay": "POST workflow/replay, median ms",
     }
     for measure, name in names.items():
+        if measure not in args.only:
+            continue
         rk, ours_v = med("rivetkit", measure), med("actorscope", measure)
         assert rk is not None and ours_v is not None
         rows.append((name, med("echo", measure), rk, ours_v, measure == "replay"))
@@ -395,7 +399,16 @@ def main() -> int:
         default=7420,
         help="first port RivetKit tries (it takes the next free one)",
     )
+    parser.add_argument(
+        "--only",
+        type=lambda text: [part for part in text.split(",") if part],
+        default=list(MEASURES),
+        help=f"comma-separated subset of {','.join(MEASURES)} (all by default)",
+    )
     args = parser.parse_args()
+    unknown = set(args.only) - set(MEASURES)
+    if unknown:
+        parser.error(f"--only: unknown measurement(s) {', '.join(sorted(unknown))}")
     if args.role == "actorscope":
         from actorscope.server import eventloop
 

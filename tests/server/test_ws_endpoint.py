@@ -42,7 +42,7 @@ from actorscope.protocol.messages import (
     WorkflowHistoryUpdated,
     WorkflowReplayRequest,
 )
-from actorscope.protocol.values import MsgpackCodec
+from actorscope.protocol.values import MsgpackCodec, ValueCodec
 from actorscope.server.errors import action_not_found, replay_in_flight
 from actorscope.server.inspector_api import (
     ConnectionInfo,
@@ -116,6 +116,9 @@ class FakeActor:
 
     def state(self) -> Any:
         return self.state_value
+
+    def encoded_state(self, codec: ValueCodec) -> bytes:
+        return codec.encode(self.state_value)
 
     async def patch_state(self, value: Any) -> None:
         self.state_value = value

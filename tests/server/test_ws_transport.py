@@ -10,7 +10,7 @@ from websockets.typing import Subprotocol
 
 from actorscope.protocol.framing import decode_to_client, encode_to_server
 from actorscope.protocol.messages import StateRequest, StateResponse, ToServer
-from actorscope.server.ws_transport import CoalescingTransport
+from actorscope.server.ws_transport import FLUSH_BYTES, CoalescingTransport
 
 
 class _Recorder:
@@ -55,6 +55,37 @@ async def test_writes_in_one_step_become_one_write_in_order() -> None:
     transport.write(b"later")
     await _step()
     assert inner.writes == [bytes(range(64)), b"later"]
+
+
+async def test_held_writes_leave_at_release_in_one_write() -> None:
+    # What the protocol writes while handling a read leaves when the read is
+    # done, not one loop step later.
+    inner = _Recorder()
+    transport = CoalescingTransport(inner, asyncio.get_running_loop())
+    transport.hold()
+    for i in range(10):
+        transport.write(bytes([i]))
+    assert inner.writes == []
+    transport.release()
+    assert inner.writes == [bytes(range(10))]
+    await _step()
+    assert inner.writes == [bytes(range(10))]
+
+
+async def test_more_than_flush_bytes_is_handed_over_at_once() -> None:
+    # Only the real transport sees the peer stop reading; holding more than
+    # FLUSH_BYTES back would hide that from it (and from backpressure).
+    inner = _Recorder()
+    transport = CoalescingTransport(inner, asyncio.get_running_loop())
+    transport.hold()
+    chunk = b"x" * (FLUSH_BYTES // 4)
+    for _ in range(4):
+        transport.write(chunk)
+    assert inner.writes == [chunk * 4]
+    transport.write(b"tail")
+    assert transport.get_write_buffer_size() == 4
+    transport.release()
+    assert inner.writes == [chunk * 4, b"tail"]
 
 
 async def test_close_flushes_first_and_abort_drops() -> None:
