@@ -34,7 +34,7 @@ from collections.abc import Callable
 import attrs
 
 from . import codec
-from .driver import BatchOp, Delete, Driver, Set
+from .driver import BatchOp, Delete, Driver, Reads, Set
 from .errors import StateCheckpointUnavailable
 
 __all__ = [
@@ -90,7 +90,7 @@ class CheckpointIndex:
         self.evicted: tuple[int, int] | None = None
 
     @classmethod
-    async def load(cls, driver: Driver) -> CheckpointIndex:
+    async def load(cls, driver: Reads) -> CheckpointIndex:
         index = cls()
         rows = await driver.list(codec.CHECKPOINT)
         index.numbers = [codec.key_number(key, codec.CHECKPOINT) for key, _ in rows]

@@ -17,11 +17,19 @@ its own record part of an engine write: a replay and its audit record, or a
 rewind and the restored actor state, commit together or not at all. A driver
 refuses (``ValueError``, before applying anything) a ``Linked`` driver it
 cannot commit in the same transaction.
+
+:func:`consistent_reads` gives reads that all see one committed state of a
+namespace, for the engine's multi-read loads (a whole history). A driver
+whose reads go over the network (PostgreSQL) yields to the event loop on
+every read, so a write of the same process can commit between two reads;
+such a driver offers ``snapshot()`` (:class:`SnapshotReads`). Drivers whose
+reads never yield (memory, SQLite) are consistent as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import attrs
@@ -32,8 +40,11 @@ __all__ = [
     "DeletePrefix",
     "Driver",
     "Linked",
+    "Reads",
     "Set",
+    "SnapshotReads",
     "check_ops",
+    "consistent_reads",
     "prefix_successor",
 ]
 
@@ -126,6 +137,37 @@ class Driver(Protocol):
     async def get_alarm(self) -> int | None:
         """Return the persisted alarm (epoch milliseconds), or ``None``."""
         ...
+
+
+class Reads(Protocol):
+    """The read half of a driver (``get`` and ``list`` as in :class:`Driver`)."""
+
+    async def get(self, key: bytes) -> bytes | None: ...
+
+    async def list(self, prefix: bytes) -> list[tuple[bytes, bytes]]: ...
+
+
+@runtime_checkable
+class SnapshotReads(Protocol):
+    """A driver that can read several keys and ranges as of one committed state."""
+
+    def snapshot(self) -> AbstractAsyncContextManager[Reads]:
+        """Reads inside the ``async with`` see the namespace as of one instant."""
+        ...
+
+
+@asynccontextmanager
+async def consistent_reads(driver: Driver) -> AsyncIterator[Reads]:
+    """Reads of ``driver`` that all see the same committed state.
+
+    The driver's own ``snapshot()`` when it has one; otherwise the driver
+    itself, whose reads must then not yield between each other (memory, SQLite).
+    """
+    if isinstance(driver, SnapshotReads):
+        async with driver.snapshot() as reads:
+            yield reads
+    else:
+        yield driver
 
 
 def check_ops(ops: Iterable[BatchOp]) -> tuple[BatchOp, ...]:

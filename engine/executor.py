@@ -188,6 +188,11 @@ async def _execute(ex: Execution, fn: WorkflowFn, input: Any) -> RunResult:
     except (HistoryDivergedError, DuplicateNameError):
         raise
     except Exception as exc:
+        if store.write_error is not None:
+            # The storage failed, not the workflow: end the run with the
+            # storage's error and record nothing; the next run resumes from
+            # what was written (as after a crash).
+            raise store.write_error from None
         error = describe_error(exc)
         store.set_record(WorkflowRecord(WorkflowState.ROLLING_BACK, error=error))
         await _discover_rollbacks(ex, fn, stored_input)

@@ -14,6 +14,11 @@ PostgreSQL orders ``bytea`` by unsigned bytes, then length: Python's
 ``bytes`` order, so ``list(prefix)`` is one range scan on the primary key,
 as in SQLite.
 
+Consistent reads: ``driver.snapshot()`` reads several keys and ranges in one
+``REPEATABLE READ, READ ONLY`` transaction, so a whole history loaded through
+it is one committed state even while the same process writes (each read
+awaits the database, and a write may commit between two reads otherwise).
+
 Atomicity: every ``batch`` is one transaction on one pooled connection;
 consecutive ``Set``s go in one ``executemany`` (psycopg pipelines it).
 ``Linked`` ops name another driver of the same store and are applied to its
@@ -29,7 +34,8 @@ Requires the ``postgresql`` extra (``pip install 'actorscope[postgresql]'``):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -173,9 +179,7 @@ class PostgresDriver:
 
     async def get(self, key: bytes) -> bytes | None:
         async with self._store.pool.connection() as conn:
-            cursor = await conn.execute(self._sql.get, (self._ns, key))
-            row = await cursor.fetchone()
-        return None if row is None else bytes(row[0])
+            return await _get(conn, self._sql, self._ns, key)
 
     async def set(self, key: bytes, value: bytes) -> None:
         await self.batch((Set(key, value),))
@@ -184,14 +188,15 @@ class PostgresDriver:
         await self.batch((Delete(key),))
 
     async def list(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
-        upper = prefix_successor(prefix)
         async with self._store.pool.connection() as conn:
-            if upper is None:
-                cursor = await conn.execute(self._sql.list_open, (self._ns, prefix))
-            else:
-                cursor = await conn.execute(self._sql.list_range, (self._ns, prefix, upper))
-            rows = await cursor.fetchall()
-        return [(bytes(k), bytes(v)) for k, v in rows]
+            return await _list(conn, self._sql, self._ns, prefix)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[_SnapshotReads]:
+        """Reads that all see the namespace as of one instant (``driver.SnapshotReads``)."""
+        async with self._store.pool.connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield _SnapshotReads(conn, self._sql, self._ns)
 
     async def delete_prefix(self, prefix: bytes) -> None:
         await self.batch((DeletePrefix(prefix),))
@@ -266,3 +271,38 @@ class PostgresDriver:
                             await cursor.execute(q.delete_range, (ns, prefix, upper))
             if rows:
                 await cursor.executemany(q.set, rows)
+
+
+class _SnapshotReads:
+    """``get`` and ``list`` inside one snapshot transaction (``PostgresDriver.snapshot``)."""
+
+    __slots__ = ("_conn", "_ns", "_sql")
+
+    def __init__(self, conn: AsyncConnection[Any], statements: _Statements, ns: str) -> None:
+        self._conn = conn
+        self._sql = statements
+        self._ns = ns
+
+    async def get(self, key: bytes) -> bytes | None:
+        return await _get(self._conn, self._sql, self._ns, key)
+
+    async def list(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        return await _list(self._conn, self._sql, self._ns, prefix)
+
+
+async def _get(conn: AsyncConnection[Any], q: _Statements, ns: str, key: bytes) -> bytes | None:
+    cursor = await conn.execute(q.get, (ns, key))
+    row = await cursor.fetchone()
+    return None if row is None else bytes(row[0])
+
+
+async def _list(
+    conn: AsyncConnection[Any], q: _Statements, ns: str, prefix: bytes
+) -> list[tuple[bytes, bytes]]:
+    upper = prefix_successor(prefix)
+    if upper is None:
+        cursor = await conn.execute(q.list_open, (ns, prefix))
+    else:
+        cursor = await conn.execute(q.list_range, (ns, prefix, upper))
+    rows = await cursor.fetchall()
+    return [(bytes(k), bytes(v)) for k, v in rows]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from .checkpoints import StateCheckpoints
@@ -55,7 +56,10 @@ class WorkflowRunner:
     Attributes:
         last_result: how the latest run ended (``None`` before the first).
         last_error: an exception a run raised (a determinism error, say);
-            the runner keeps waiting for a wake (e.g. a replay) after one.
+            the runner keeps waiting for a wake (e.g. a replay) after one,
+            unless ``retry_after`` gives it a delay (a storage error the
+            host knows to be passing: the run is tried again, as a restart
+            would, from the persisted history).
     """
 
     def __init__(
@@ -70,8 +74,10 @@ class WorkflowRunner:
         env: Any = None,
         keep_attempts: int = DEFAULT_KEEP_ATTEMPTS,
         state_checkpoints: StateCheckpoints | None = None,
+        retry_after: Callable[[BaseException], float | None] | None = None,
     ) -> None:
         self.workflow_id = workflow_id
+        self.retry_after = retry_after
         self.state_checkpoints = state_checkpoints
         self.fn = fn
         self.input = input
@@ -265,7 +271,8 @@ class WorkflowRunner:
                 _log.exception("workflow %s: run raised", self.workflow_id)
                 self._deliver()
                 self.last_error = exc
-                wake_at = None
+                delay = None if self.retry_after is None else self.retry_after(exc)
+                wake_at = None if delay is None else self.clock.now_ms() + round(delay * 1000)
                 continue
             self._deliver()
             self.last_error = None

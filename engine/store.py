@@ -21,7 +21,7 @@ import attrs
 
 from . import codec
 from .checkpoints import CheckpointIndex
-from .driver import BatchOp, Delete, Driver, Set
+from .driver import BatchOp, Delete, Driver, Reads, Set, consistent_reads
 from .model import Entry, EntryKind, EntryMetadata, Location, WorkflowRecord
 from .snapshot import HistorySnapshot
 
@@ -89,17 +89,30 @@ class HistoryStore:
         # Token of the latest batch this store wrote (or read at load time):
         # a cached store is reused only while the driver still holds it.
         self.version: bytes | None = None
+        # The error of a batch the driver refused (a lost connection, a
+        # refused fence): this store's run must end with it, never record it
+        # as the workflow's own failure (executor.py).
+        self.write_error: BaseException | None = None
 
     # -- loading -----------------------------------------------------------
 
     @classmethod
     async def load(cls, driver: Driver) -> HistoryStore:
-        """Read one workflow's whole history from ``driver``."""
-        store = cls(driver)
-        for _key, value in await driver.list(codec.NAME):
-            store._add_name(value.decode())
-        rows = await driver.list(codec.ENTRY)
-        meta_rows = await driver.list(codec.META)
+        """Read one workflow's whole history from ``driver``, as of one committed state."""
+        async with consistent_reads(driver) as reads:
+            store = cls(driver)
+            await store._load(reads)
+        return store
+
+    async def _load(self, reads: Reads) -> None:
+        # The version first: should a write still land between two reads (a
+        # driver without snapshots), the store holds an older token than its
+        # content and is reloaded, never reused as current (``refresh``).
+        self.version = await reads.get(codec.VERSION)
+        for _key, value in await reads.list(codec.NAME):
+            self._add_name(value.decode())
+        rows = await reads.list(codec.ENTRY)
+        meta_rows = await reads.list(codec.META)
         # Entries and metadata are written together, so the two sorted lists
         # normally pair up one to one; match by number only if they do not.
         width, meta_width = len(codec.ENTRY), len(codec.META)
@@ -126,31 +139,29 @@ class HistoryStore:
                     raw_meta = codec.encode_meta(meta)
                 else:
                     meta = decode_meta(raw_meta)
-                store._index(entry, value, meta, raw_meta)
+                self._index(entry, value, meta, raw_meta)
         finally:
             if collecting:
                 gc.enable()
-        record = await driver.get(codec.WORKFLOW)
+        record = await reads.get(codec.WORKFLOW)
         if record is not None:
-            store.record = codec.decode_record(record)
-        store.input_raw = await driver.get(codec.INPUT)
-        for key, value in await driver.list(codec.QUEUE):
+            self.record = codec.decode_record(record)
+        self.input_raw = await reads.get(codec.INPUT)
+        for key, value in await reads.list(codec.QUEUE):
             name, data, created = codec.decode_value(value)
-            store.messages.append(
+            self.messages.append(
                 QueuedMessage(codec.key_number(key, codec.QUEUE), name, data, created)
             )
-        store.next_seq = max(
-            await _counter(driver, codec.COUNTER_SEQ),
-            store.entries[-1].seq + 1 if store.entries else 0,
+        self.next_seq = max(
+            await _counter(reads, codec.COUNTER_SEQ),
+            self.entries[-1].seq + 1 if self.entries else 0,
         )
-        store.next_msg = max(
-            await _counter(driver, codec.COUNTER_MSG),
-            store.messages[-1].id + 1 if store.messages else 0,
+        self.next_msg = max(
+            await _counter(reads, codec.COUNTER_MSG),
+            self.messages[-1].id + 1 if self.messages else 0,
         )
-        store.next_attempt = max(await _counter(driver, codec.COUNTER_ATTEMPT), 1)
-        store.checkpoints = await CheckpointIndex.load(driver)
-        store.version = await driver.get(codec.VERSION)
-        return store
+        self.next_attempt = max(await _counter(reads, codec.COUNTER_ATTEMPT), 1)
+        self.checkpoints = await CheckpointIndex.load(reads)
 
     async def refresh(self) -> bool:
         """Make a cached store current again; ``False`` if it must be reloaded.
@@ -300,11 +311,13 @@ class HistoryStore:
         ops.append(Set(codec.VERSION, version))
         try:
             await self.driver.batch(ops)
-        except BaseException:
+        except BaseException as exc:
             # Nothing of the batch was applied (atomic); keep the ops staged
             # so the in-memory view and the next flush stay consistent.
             ops.pop()
             self.pending = ops + self.pending
+            if isinstance(exc, Exception):
+                self.write_error = exc
             raise
         self.version = version
         self.notify()
@@ -400,6 +413,6 @@ class _ByLocation(Mapping[Location, Entry]):
         return len(self._by_location)
 
 
-async def _counter(driver: Driver, key: bytes) -> int:
-    raw = await driver.get(key)
+async def _counter(reads: Reads, key: bytes) -> int:
+    raw = await reads.get(key)
     return int(raw) if raw is not None else 0

@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from psycopg import AsyncConnection, Connection
@@ -46,12 +47,22 @@ from .pg_schedule_store import PostgresScheduleStore
 from .pg_store import PostgresActorStore
 from .store import ActorRecord
 
-__all__ = ["DEFAULT_LEASE_MS", "ClusterNode", "actor_pinned", "not_owner"]
+__all__ = [
+    "DEFAULT_LEASE_MS",
+    "OWNED_ELSEWHERE",
+    "ClusterNode",
+    "actor_pinned",
+    "not_owner",
+    "owned_elsewhere",
+]
 
 log = logging.getLogger("actorscope.cluster")
 
 #: Lease time when ``--lease-ms`` is not given: a dead node's actors move within about 4/3 of it.
 DEFAULT_LEASE_MS = 10_000
+
+#: The code of ``owned_elsewhere`` (group ``cluster``).
+OWNED_ELSEWHERE = "owned_elsewhere"
 
 
 def actor_pinned(actor_id: str, home: str) -> errors.InspectorError:
@@ -61,6 +72,19 @@ def actor_pinned(actor_id: str, home: str) -> errors.InspectorError:
         "actor_pinned",
         f"actor {actor_id} has a node-local database on node {home}, which is not running;"
         " it is never moved to another node (its data would be lost)",
+    )
+
+
+def owned_elsewhere(name: str, key: str) -> errors.InspectorError:
+    """(name, key) was just created, or claimed, by another node.
+
+    The router never shows it: it forwards the create to that node instead.
+    """
+    return errors.InspectorError(
+        503,
+        "cluster",
+        OWNED_ELSEWHERE,
+        f"the actor {name!r} with key {key!r} is owned by another node",
     )
 
 
@@ -101,7 +125,8 @@ class ClusterNode:
         self.sockets: dict[str, set[asyncio.Task[None]]] = {}
         self._loop: asyncio.Task[None] | None = None
         self._tick_lock = asyncio.Lock()
-        self._dropping: set[str] = set()
+        # Per actor: a claim and a drop of one actor never overlap (see claim).
+        self._actor_locks: dict[str, asyncio.Lock] = {}
 
     # setup ----------------------------------------------------------------------
 
@@ -112,6 +137,7 @@ class ClusterNode:
         system.placement = self
         await self.leases.create_tables()
         self.schedules.open()
+        await self.store.index_names()
         await self.leases.heartbeat(address)
 
     async def start(self) -> None:
@@ -177,20 +203,48 @@ class ClusterNode:
         if definition is not None and definition.database is not None:
             await self.store.set_home(record.actor_id, self.node_id)
 
+    async def open_placed(
+        self, record: ActorRecord, opener: Callable[[ActorRecord], Awaitable[ActorInstance]]
+    ) -> ActorInstance:
+        """Open a new actor under its lock: a drop (its lease lost meanwhile) waits for it."""
+        async with self._actor_lock(record.actor_id):
+            return await opener(record)
+
+    async def creation_lost(self, record: ActorRecord) -> errors.InspectorError:
+        """Another node created (name, key) first: give the new id's lease back."""
+        lease = self.held.pop(record.actor_id, None)
+        if lease is not None:
+            await self.leases.release(lease)
+        return owned_elsewhere(record.name, record.key)
+
     async def claim_existing(self, name: str, key: str) -> ActorInstance | None:
-        for record in await self.store.load_records():
-            if record.name == name and record.key == key:
-                actor = await self.claim(record)
-                if actor is None:
-                    raise not_owner(record.actor_id)
-                return actor
-        return None
+        record = await self.store.find_named(name, key)
+        if record is None:
+            return None
+        actor = await self.claim(record)
+        if actor is None:
+            raise owned_elsewhere(name, key)
+        return actor
+
+    def _actor_lock(self, actor_id: str) -> asyncio.Lock:
+        return self._actor_locks.setdefault(actor_id, asyncio.Lock())
 
     async def claim(self, record: ActorRecord) -> ActorInstance | None:
         """Open ``record`` here if no node holds it; ``None`` if another does.
 
         Raises 503 ``cluster.actor_pinned`` for an actor pinned to another node.
+
+        The tick's takeover and requests for the actor (routing, get-or-create)
+        claim concurrently; under the actor's lock the second finds the first's
+        instance. Without it both would take the lease (the second grant
+        bumping the token) and open two instances running one workflow. The
+        lock also makes a claim wait until a drop of the actor has closed the
+        old instance, so nothing of it still runs beside the new one.
         """
+        async with self._actor_lock(record.actor_id):
+            return await self._claim(record)
+
+    async def _claim(self, record: ActorRecord) -> ActorInstance | None:
         assert self.system is not None
         local = self.system.get(record.actor_id)
         if local is not None:
@@ -248,10 +302,9 @@ class ClusterNode:
                 log.exception("node %s: taking over actor %s failed", self.node_id, record.actor_id)
 
     async def _drop(self, actor_id: str, lease: Lease) -> None:
-        if self.held.get(actor_id) != lease or actor_id in self._dropping:
-            return
-        self._dropping.add(actor_id)
-        try:
+        async with self._actor_lock(actor_id):
+            if self.held.get(actor_id) != lease:
+                return  # dropped already, or claimed again since
             self.held.pop(actor_id, None)
             self.leases_lost += 1
             log.warning("node %s: lost the lease of actor %s, dropping it", self.node_id, actor_id)
@@ -259,8 +312,6 @@ class ClusterNode:
                 task.cancel()
             assert self.system is not None
             await self.system.drop(actor_id)
-        finally:
-            self._dropping.discard(actor_id)
 
     # drain ------------------------------------------------------------------------------
 

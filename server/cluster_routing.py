@@ -18,8 +18,9 @@ is never forwarded again: the lease moved meanwhile, and the answer is 503.
 
 The cluster views are answered here too: ``GET /actors`` lists every actor
 of the cluster with its node; ``GET /nodes`` shows nodes, leases and the
-takeover counts; ``PUT /actors`` for an existing actor owned elsewhere is
-forwarded to its owner.
+takeover counts; ``PUT``/``POST /actors`` for an existing actor owned
+elsewhere is forwarded to its owner, and of two nodes creating one (name,
+key) at the same moment only one creates it (``_create``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from . import errors
-from .cluster import ClusterNode, not_owner
+from .cluster import OWNED_ELSEWHERE, ClusterNode, not_owner
 from .forwarding import FORWARDED_BY
 from .http_api import bearer_token, error_response
 
@@ -139,15 +140,8 @@ class ClusterRouter:
         node = self.node
         assert node.system is not None
         method, path = scope["method"], scope["path"]
-        if path == "/actors" and method == "PUT":
-            body = await request.body()
-            target = await self._owner_of_named(body)
-            replay = _replaying(body)
-            if target is None:
-                await self.app(scope, replay, send)
-            else:
-                response = await node.forwarder.http(Request(scope, replay), target)
-                await response(scope, receive, send)
+        if path == "/actors" and method in ("PUT", "POST"):
+            await self._create(scope, receive, send, await request.body())
             return
         if method != "GET":
             await self.app(scope, receive, send)
@@ -162,23 +156,108 @@ class ClusterRouter:
             answer = JSONResponse({"actors": await node.actors_json(name)})
         await answer(scope, receive, send)
 
-    async def _owner_of_named(self, body: bytes) -> str | None:
-        """The owner's address of the stored actor a ``PUT /actors`` names, if another node."""
-        try:
-            parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return None  # the route itself answers 400
-        if not isinstance(parsed, dict):
+    async def _create(self, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
+        """``PUT``/``POST /actors``: one actor per (name, key) in the whole cluster.
+
+        A stored actor is served where it lives (forwarded to its owner, or
+        placed here if no one owns it), so ``PUT`` answers the existing actor
+        and ``POST`` its 409 exactly as a lone server does. A new one is
+        created here; when another node created the same (name, key) at the
+        same moment, the database refuses our record (``pg_store.py``) and
+        the request goes to the winner, which answers it as for an existing actor.
+        """
+        named = _named(body, scope["method"])
+        for _attempt in range(3):
+            if named is not None:
+                try:
+                    target = await self._where_named(*named, forwarded=_forwarded(scope))
+                except errors.InspectorError as exc:
+                    await _refuse(scope, receive, send, exc)
+                    return
+                if target is not None:
+                    request = Request(scope, _replaying(body))
+                    response = await self.node.forwarder.http(request, target)
+                    await response(scope, receive, send)
+                    return
+            if not await _serve_unless_owned_elsewhere(self.app, scope, _replaying(body), send):
+                return
+        # Owned elsewhere, yet not found there, three times: ownership keeps moving.
+        busy = errors.InspectorError(
+            503, "cluster", "owner_unavailable", "no node can serve this actor right now"
+        )
+        await _refuse(scope, receive, send, busy)
+
+    async def _where_named(self, name: str, key: str, *, forwarded: bool) -> str | None:
+        """``None``: create or serve here; else the owner's address of the stored (name, key)."""
+        record = await self.node.store.find_named(name, key)
+        if record is None:
             return None
-        name, key = parsed.get("name"), parsed.get("key", "")
-        node = self.node
-        for record in await node.store.load_records():
-            if record.name == name and record.key == key:
-                lease = await node.leases.owner(record.actor_id)
-                if lease is None or lease.node_id == node.node_id:
-                    return None
-                return await node.address_of(lease.node_id)
+        return await self._locate(record.actor_id, forwarded=forwarded)
+
+
+async def _serve_unless_owned_elsewhere(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> bool:
+    """Run ``app``; ``True`` (nothing sent) if it answered ``cluster.owned_elsewhere``.
+
+    A 503 answer is held back until its body is complete, to read its code;
+    every other answer goes out as it comes.
+    """
+    held: list[Message] = []
+    swallowed = False
+
+    async def filtered(message: Message) -> None:
+        nonlocal swallowed
+        start = message["type"] == "http.response.start"
+        if not held and not (start and message["status"] == 503):
+            await send(message)
+            return
+        held.append(message)
+        if message["type"] != "http.response.body" or message.get("more_body"):
+            return
+        if _is_owned_elsewhere(held):
+            swallowed = True
+        else:
+            for kept in held:
+                await send(kept)
+        held.clear()
+
+    await app(scope, receive, filtered)
+    return swallowed
+
+
+def _is_owned_elsewhere(messages: list[Message]) -> bool:
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return (
+        isinstance(parsed, dict)
+        and parsed.get("group") == "cluster"
+        and parsed.get("code") == OWNED_ELSEWHERE
+    )
+
+
+def _named(body: bytes, method: str) -> tuple[str, str] | None:
+    """The (name, key) a create names; ``None`` when there is nothing to look up.
+
+    ``PUT`` without a key means the key ``""``; ``POST`` without one makes a
+    fresh key, which no stored actor has. A malformed body is left to the
+    route, which answers 400.
+    """
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
         return None
+    if not isinstance(parsed, dict):
+        return None
+    name, key = parsed.get("name"), parsed.get("key")
+    if key is None and method == "PUT":
+        key = ""
+    if not isinstance(name, str) or not isinstance(key, str):
+        return None
+    return name, key
 
 
 def _actor_of(path: str) -> str | None:

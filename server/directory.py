@@ -14,6 +14,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from actorscope.engine.replay import DEFAULT_KEEP_ATTEMPTS
@@ -22,7 +23,7 @@ from . import errors
 from .actor import ActorInstance
 from .definitions import Registry
 from .inspector_api import CredentialClass
-from .store import ActorRecord, ActorStore
+from .store import ActorExists, ActorRecord, ActorStore
 from .traces import DEFAULT_TRACE_CAPACITY
 
 __all__ = ["ActorSystem", "tokens_equal"]
@@ -44,6 +45,16 @@ class Placement(Protocol):
 
     async def claim_existing(self, name: str, key: str) -> ActorInstance | None:
         """Open here the stored actor (name, key) if no node owns it; ``None`` if none is stored."""
+        ...
+
+    async def open_placed(
+        self, record: ActorRecord, opener: Callable[[ActorRecord], Awaitable[ActorInstance]]
+    ) -> ActorInstance:
+        """Open the new actor with ``opener``, never while a drop of it runs."""
+        ...
+
+    async def creation_lost(self, record: ActorRecord) -> errors.InspectorError:
+        """``store.create`` found (name, key) created by another node: undo ``place_new``."""
         ...
 
 
@@ -131,7 +142,19 @@ class ActorSystem:
         )
         self._actors[record.actor_id] = actor
         self._by_key[(record.name, record.key)] = record.actor_id
-        await actor.open()
+        try:
+            await actor.open()
+        except BaseException:
+            # Never leave a half-open instance to be served (in a cluster it
+            # would also hide the actor from the takeover that reopens it).
+            if self._actors.get(record.actor_id) is actor:
+                del self._actors[record.actor_id]
+                self._by_key.pop((record.name, record.key), None)
+            try:
+                await actor.close()
+            except Exception:
+                log.info("actor %s: close after a failed open", record.actor_id, exc_info=True)
+            raise
         return actor
 
     # lookup -------------------------------------------------------------------
@@ -171,8 +194,15 @@ class ActorSystem:
             initial = definition.initial_state if definition.is_state_enabled else None
             if self.placement is not None:
                 await self.placement.place_new(record)
-            await self.store.create(record, initial)
+            try:
+                await self.store.create(record, initial)
+            except ActorExists:
+                # Only a shared store raises it, and only a cluster shares one.
+                assert self.placement is not None
+                raise await self.placement.creation_lost(record) from None
             log.info("actor %s created (%s/%s)", record.actor_id, name, key)
+            if self.placement is not None:
+                return await self.placement.open_placed(record, self._open)
             return await self._open(record)
 
     # auth -----------------------------------------------------------------------

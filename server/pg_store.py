@@ -21,6 +21,12 @@ What stays on the node:
 
 The actor schedules are in the database too (``pg_schedule_store.py``,
 fenced the same way), so they move with their actor.
+
+One actor per (name, key) in the whole cluster: ``create`` inserts the key
+``name/{msgpack([name, key])}`` → actor id with ``ON CONFLICT DO NOTHING`` in
+the transaction that writes the record, so of two nodes creating the same
+(name, key) at once the database lets exactly one commit; the other gets
+``ActorExists`` and writes nothing.
 """
 
 from __future__ import annotations
@@ -29,15 +35,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
+from psycopg import OperationalError, sql
+
 from actorscope.engine.postgres_driver import Fence, PostgresDriver, PostgresStore
 
 from .pg_schedule_store import PostgresScheduleStore
 from .schedule_store import ScheduleStorage
-from .store import DB_FILE, ActorRecord, ActorStore, unpack
+from .store import DB_FILE, ActorExists, ActorRecord, ActorStore, pack, unpack
 
 __all__ = ["PostgresActorStore"]
 
 _NAMESPACE = "actors"
+#: Delay before a workflow run that failed on a passing database error runs again.
+_RETRY_S = 1.0
 
 
 class PostgresActorStore(ActorStore):
@@ -60,6 +71,19 @@ class PostgresActorStore(ActorStore):
         self._fence_of = fence_of
         self._kv = pg.driver(_NAMESPACE)  # type: ignore[assignment]  # same Driver shape
         self.schedules = schedules
+        self._claim_name = sql.SQL(
+            "INSERT INTO {schema}.kv (ns, key, value) VALUES (%s, %s, %s)"
+            " ON CONFLICT (ns, key) DO NOTHING RETURNING 1"
+        ).format(schema=sql.Identifier(pg.schema))
+
+    def retry_after(self, exc: BaseException) -> float | None:
+        """A lost connection, a pool timeout, a serialization failure: try again in a second.
+
+        The run's batch was rolled back whole, so the next run resumes from
+        the history as a restart would. A refused fence (``LeaseLost``) is
+        not retried: the node drops the actor and its new owner resumes it.
+        """
+        return _RETRY_S if isinstance(exc, OperationalError) else None
 
     def writer(self, actor_id: str) -> PostgresDriver:
         return self.pg.driver(_NAMESPACE, fence=self._fence_of(actor_id))
@@ -83,6 +107,43 @@ class PostgresActorStore(ActorStore):
     def release_schedules(self) -> None:
         """The node closes the schedule store after the drain."""
 
+    async def create(self, record: ActorRecord, state: Any) -> None:
+        """Write a new actor's name, record and state in one transaction, fenced.
+
+        Raises ``ActorExists`` (nothing written) when another node holds the
+        (name, key) already.
+        """
+        name_key = _name_key(record.name, record.key)
+        rows = [(_NAMESPACE, f"rec/{record.actor_id}".encode(), pack(attrs.asdict(record)))]
+        if state is not None:
+            rows.append((_NAMESPACE, f"state/{record.actor_id}".encode(), pack(state)))
+        fence = self._fence_of(record.actor_id)
+        async with self.pg.pool.connection() as conn, conn.transaction():
+            if fence is not None:
+                await fence(conn)
+            cursor = await conn.execute(
+                self._claim_name, (_NAMESPACE, name_key, record.actor_id.encode())
+            )
+            if await cursor.fetchone() is None:
+                raise ActorExists(record.name, record.key)
+            async with conn.cursor() as writes:
+                await writes.executemany(self.pg.sql.set, rows)
+
+    async def find_named(self, name: str, key: str) -> ActorRecord | None:
+        """The stored actor (name, key), whichever node created it."""
+        actor_id = await self._kv.get(_name_key(name, key))
+        return None if actor_id is None else await self.load_record(actor_id.decode())
+
+    async def index_names(self) -> None:
+        """Give the actors stored before the (name, key) index their index key."""
+        rows = [
+            (_NAMESPACE, _name_key(r.name, r.key), r.actor_id.encode())
+            for r in await self.load_records()
+        ]
+        if rows:
+            async with self.pg.pool.connection() as conn, conn.cursor() as cursor:
+                await cursor.executemany(self._claim_name, rows)
+
     async def load_record(self, actor_id: str) -> ActorRecord | None:
         raw = await self._kv.get(f"rec/{actor_id}".encode())
         return None if raw is None else ActorRecord(**unpack(raw))
@@ -94,3 +155,7 @@ class PostgresActorStore(ActorStore):
     async def homes(self) -> dict[str, str]:
         rows = await self._kv.list(b"home/")
         return {key[len(b"home/") :].decode(): value.decode() for key, value in rows}
+
+
+def _name_key(name: str, key: str) -> bytes:
+    return b"name/" + pack([name, key])

@@ -32,10 +32,19 @@ from .filemodes import private_dir, private_sqlite_file
 from .schedule_store import ScheduleStorage, acquire_schedule_store, release_schedule_store
 from .traces import Span
 
-__all__ = ["ActorRecord", "ActorStore", "pack", "unpack"]
+__all__ = ["ActorExists", "ActorRecord", "ActorStore", "pack", "unpack"]
 
 _NAMESPACE = "actors"
 DB_FILE = "actorscope.sqlite"
+
+
+class ActorExists(Exception):
+    """Another node created an actor with the same (name, key) first (a shared store)."""
+
+    def __init__(self, name: str, key: str) -> None:
+        super().__init__(f"an actor {name!r} with key {key!r} was created by another node")
+        self.name = name
+        self.key = key
 
 
 def pack(value: Any) -> bytes:
@@ -122,6 +131,14 @@ class ActorStore:
         if state is not None:
             ops.append(Set(_key("state", record.actor_id), pack(state)))
         await self.writer(record.actor_id).batch(ops)
+
+    def retry_after(self, exc: BaseException) -> float | None:
+        """Seconds before a workflow run that raised ``exc`` is tried again; ``None``: never.
+
+        The SQLite file fails only for lasting reasons (disk full, a
+        determinism error is the code's): the workflow waits for a replay.
+        """
+        return None
 
     def writer(self, actor_id: str) -> Any:
         """The driver writes for ``actor_id`` go through (a cluster store fences it)."""

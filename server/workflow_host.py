@@ -104,6 +104,7 @@ class WorkflowHost:
             on_history_updated=self._history_updated,
             keep_attempts=keep_attempts,
             state_checkpoints=checkpoints,
+            retry_after=store.retry_after,
         )
 
     async def start(self) -> None:

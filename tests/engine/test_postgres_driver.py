@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from actorscope.engine.driver import Delete, Linked, Set
+from actorscope.engine.driver import Delete, Linked, Set, SnapshotReads
 from actorscope.engine.postgres_driver import PostgresStore
 
 
@@ -132,6 +132,21 @@ async def test_concurrent_batches_are_each_all_or_nothing(postgres_dsn: str) -> 
         rows = dict(await driver.list(b""))
         for n in range(6):
             assert rows[b"w%d" % n] == rows[b"v%d" % n] == b"19"
+
+
+async def test_snapshot_reads_see_one_committed_state(postgres_dsn: str) -> None:
+    async with await PostgresStore.open(postgres_dsn) as store:
+        driver = store.driver("wf")
+        assert isinstance(driver, SnapshotReads)
+        await driver.batch([Set(b"e/1", b"one"), Set(b"ver", b"1")])
+        async with driver.snapshot() as reads:
+            assert await reads.list(b"e/") == [(b"e/1", b"one")]
+            # A write that commits between two reads of the snapshot...
+            await driver.batch([Set(b"e/2", b"two"), Set(b"ver", b"2")])
+            # ...is not seen by the later ones: they read the same state.
+            assert await reads.get(b"ver") == b"1"
+            assert await reads.list(b"e/") == [(b"e/1", b"one")]
+        assert await driver.get(b"ver") == b"2"
 
 
 async def test_unreachable_database_is_a_clear_error(postgres_cluster: Any) -> None:

@@ -12,6 +12,7 @@ from actorscope.engine.clock import ManualClock
 from actorscope.engine.driver import Driver
 from actorscope.engine.errors import ReplayInFlight
 from actorscope.engine.executor import load_history
+from actorscope.engine.memory_driver import MemoryDriver
 from actorscope.engine.paths import resolve_path
 from actorscope.engine.runner import WorkflowRunner
 from actorscope.engine.snapshot import HistorySnapshot
@@ -177,3 +178,65 @@ async def test_env_reaches_step_callbacks(driver: Driver, clock: ManualClock) ->
     assert runner.last_result is not None
     assert runner.last_result.output == 1
     await runner.stop()
+
+
+class _FlakyDriver(MemoryDriver):
+    """Memory whose next ``failures`` batches fail before writing anything."""
+
+    __slots__ = ("failures",)
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def batch(self, ops: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("the database went away")
+        await super().batch(ops)
+
+
+async def test_a_run_failing_on_a_passing_storage_error_is_tried_again(calls: Any) -> None:
+    clock = RecordingClock()
+    driver = _FlakyDriver(failures=0)
+
+    armed = [True]
+
+    async def wf(ctx: WorkflowContext, _: Any) -> Any:
+        await ctx.step("one", calls.step("one"))
+        if armed.pop() if armed else False:
+            driver.failures = 2  # the next two writes fail: two runs fail
+        return await ctx.step("two", calls.step("two"))
+
+    def retry_after(exc: BaseException) -> float | None:
+        return 0.25 if isinstance(exc, ConnectionError) else None
+
+    runner = WorkflowRunner(WF, wf, None, driver, clock=clock, retry_after=retry_after)
+    await runner.start()
+    await _idle(runner)
+    await runner.stop()
+    assert runner.state == "completed"
+    assert runner.last_result is not None and runner.last_result.output == "two"
+    # Each failed run waited the delay, then resumed from the persisted history.
+    assert clock.waits == [0.25, 0.25]
+    assert calls.names == ["one", "two", "two", "two"]
+    history = await load_history(driver)
+    assert [e.location for e in history.entries] == [(0,), (1,)]
+    # The storage's errors were never taken for the workflow's own failure.
+    assert all(history.entry_metadata[e.id].error is None for e in history.entries)
+
+
+async def test_without_retry_after_a_failed_run_waits_for_a_wake(calls: Any) -> None:
+    driver = _FlakyDriver(failures=1)
+
+    async def wf(ctx: WorkflowContext, _: Any) -> Any:
+        return await ctx.step("one", calls.step("one"))
+
+    runner = WorkflowRunner(WF, wf, None, driver, clock=RecordingClock())
+    await runner.start()
+    await _idle(runner)
+    assert isinstance(runner.last_error, ConnectionError)
+    runner.wake()
+    await _idle(runner)
+    await runner.stop()
+    assert runner.state == "completed"

@@ -316,6 +316,49 @@ async def test_sigterm_drains_and_another_node_takes_over_at_once(
     assert json.dumps(_leases(postgres_dsn)[order]) == json.dumps(["b", 2])
 
 
+async def test_two_nodes_creating_one_name_and_key_at_once_make_one_actor(
+    serve_process: Any, tmp_path: Path, postgres_dsn: str
+) -> None:
+    a = await _node(serve_process, tmp_path, postgres_dsn, "a")
+    b = await _node(serve_process, tmp_path, postgres_dsn, "b")
+    nodes = (a, b)
+    async with httpx.AsyncClient(timeout=60) as http:
+
+        async def put(i: int, key: str) -> httpx.Response:
+            url = f"{nodes[i % 2].url}/actors"
+            return await http.put(url, json={"name": "counter", "key": key}, headers=AUTH)
+
+        async def post(i: int, key: str) -> httpx.Response:
+            url = f"{nodes[i % 2].url}/actors"
+            return await http.post(url, json={"name": "counter", "key": key}, headers=AUTH)
+
+        for race in range(8):
+            # Get-or-create: every answer is the one actor, whichever node won.
+            key = f"raced-{race}"
+            answers = await asyncio.gather(*(put(i, key) for i in range(20)))
+            assert [r.status_code for r in answers] == [200] * 20, [r.text for r in answers]
+            ids = {r.json()["actor"]["actor_id"] for r in answers}
+            assert len(ids) == 1, ids
+            # Create: one succeeds, the rest get the conflict a lone server gives.
+            key = f"posted-{race}"
+            answers = await asyncio.gather(*(post(i, key) for i in range(10)))
+            codes = sorted(r.status_code for r in answers)
+            assert set(codes) <= {200, 409} and 200 in codes, [r.text for r in answers]
+            assert (
+                len({r.json()["actor"]["actor_id"] for r in answers if r.status_code == 200}) == 1
+            )
+            assert all(r.json()["code"] == "duplicate_key" for r in answers if r.status_code == 409)
+        for node in nodes:
+            listing = (await _get(http, f"{node.url}/actors"))["actors"]
+            keys = [item["key"] for item in listing if item["name"] == "counter"]
+            raced = sorted(k for k in keys if k.startswith(("raced-", "posted-")))
+            assert raced == sorted(
+                {*(f"raced-{r}" for r in range(8)), *(f"posted-{r}" for r in range(8))}
+            )
+            # Each lives on one node, which serves it.
+            assert all(item["node"] in ("a", "b") for item in listing if item["key"] in raced)
+
+
 def test_store_comes_from_the_environment_and_a_lone_server_has_none(
     monkeypatch: Any,
 ) -> None:
