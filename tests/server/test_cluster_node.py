@@ -74,7 +74,7 @@ async def node(postgres_dsn: str, tmp_path: Path) -> AsyncIterator[tuple[Cluster
         ]
     )
     pg = await PostgresStore.open(postgres_dsn)
-    cluster = ClusterNode(pg, tmp_path / "data", node_id="n1", lease_ms=60_000)
+    cluster = ClusterNode(pg, tmp_path / "data", node_id="n1", dsn=postgres_dsn, lease_ms=60_000)
     system = ActorSystem(registry, cluster.store, server_token="t" * 32)
     await cluster.prepare(system, "http://127.0.0.1:1")
     try:
