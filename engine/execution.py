@@ -175,7 +175,11 @@ async def claim(
     slot.users += 1
     try:
         try:
-            await asyncio.wait_for(slot.lock.acquire(), timeout)
+            # asyncio.timeout, not wait_for: wait_for wraps the acquire in a
+            # task, a trip round the event loop on every replay and wake-up
+            # even though the slot is nearly always free.
+            async with asyncio.timeout(timeout):
+                await slot.lock.acquire()
         except TimeoutError:
             raise SlotTimeout(workflow_id) from None
         try:

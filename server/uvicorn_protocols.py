@@ -1,8 +1,9 @@
 """uvicorn's HTTP and WebSocket protocols with the server's limits built in.
 
-The server runs uvicorn with these two subclasses instead of the stock
-``h11`` and ``websockets-sansio`` protocols (``protocol_classes(limits)``).
-What they add, each where only the protocol can do it:
+The server runs uvicorn with these subclasses instead of the stock ``h11``
+(or ``httptools``: ``httptools_protocol.py``, used where it installs) and
+``websockets-sansio`` protocols (``protocol_classes(limits)``). What they
+add, each where only the protocol can do it:
 
 * ``LimitedH11Protocol`` — writes through ``ws_transport.CoalescingTransport``
   (a response's head and body leave in one ``send``), and a bounded time to receive a complete
@@ -46,15 +47,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from websockets.frames import CloseCode
 
 from .limits import Limits
+from .protocol_bounds import HEAD_TOO_LARGE_RESPONSE, MAX_HEAD_BYTES, StallTimer, WriteStallWatch
 from .ws_direct import DirectWebSocketProtocol
 from .ws_transport import CoalescingTransport
 
@@ -64,65 +67,13 @@ __all__ = [
     "LimitedH11Protocol",
     "LimitedWebSocketProtocol",
     "abort_from_scope",
+    "http_parser",
     "protocol_classes",
 ]
 
 #: ASGI scope extension naming the WebSocket transport's ``abort`` callable.
 TRANSPORT_EXTENSION = "actorscope.transport"
-#: Largest request head (request line and headers), as h11 bounds incomplete ones.
-MAX_HEAD_BYTES = 16 << 10
-
-_HEAD_TOO_LARGE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
-    b"content-length: 32\r\n\r\nrequest header fields too large\n"
-)
-
 _log = logging.getLogger("actorscope.server")
-
-
-class _StallTimer:
-    """Aborts ``transport`` if writing stays paused for ``timeout`` seconds."""
-
-    __slots__ = ("_handle", "_loop", "_timeout")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
-        self._loop = loop
-        self._timeout = timeout
-        self._handle: asyncio.TimerHandle | None = None
-
-    def paused(self, transport: asyncio.Transport) -> None:
-        if self._handle is None:
-            self._handle = self._loop.call_later(self._timeout, self._stalled, transport)
-
-    def resumed(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-    def _stalled(self, transport: asyncio.Transport) -> None:
-        self._handle = None
-        _log.warning("aborting a connection whose peer took no bytes for %gs", self._timeout)
-        transport.abort()
-
-
-class _WriteStallWatch(asyncio.Protocol):
-    """Mixin for uvicorn's protocols: a write pause that lasts too long aborts.
-
-    The protocol sets ``self._stall`` in its ``__init__`` (it needs the loop
-    and the timeout, which the protocol has).
-    """
-
-    _stall: _StallTimer
-    transport: asyncio.Transport
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self._stall.paused(self.transport)
-
-    def resume_writing(self) -> None:
-        self._stall.resumed()
-        super().resume_writing()
 
 
 def abort_from_scope(scope: Mapping[str, Any]) -> Callable[[], None] | None:
@@ -132,7 +83,7 @@ def abort_from_scope(scope: Mapping[str, Any]) -> Callable[[], None] | None:
     return abort if callable(abort) else None
 
 
-class LimitedH11Protocol(_WriteStallWatch, H11Protocol):
+class LimitedH11Protocol(WriteStallWatch, H11Protocol):
     """uvicorn's h11 protocol with request-head time and size bounds and a write-stall bound."""
 
     header_timeout: float = Limits().header_timeout
@@ -142,7 +93,7 @@ class LimitedH11Protocol(_WriteStallWatch, H11Protocol):
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
         self._upgraded = False
-        self._stall = _StallTimer(self.loop, self.write_stall_timeout)
+        self._stall = StallTimer(self.loop, self.write_stall_timeout)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # A response's head and body are written one after the other in one
@@ -155,7 +106,7 @@ class LimitedH11Protocol(_WriteStallWatch, H11Protocol):
         if self.conn.their_state is h11.IDLE and not self._upgraded and self._head_too_large(data):
             _log.info("refused a request head over %d bytes", MAX_HEAD_BYTES)
             self._stop_head_timer()
-            self.transport.write(_HEAD_TOO_LARGE)
+            self.transport.write(HEAD_TOO_LARGE_RESPONSE)
             self.transport.close()
             return
         super().data_received(data)
@@ -170,6 +121,10 @@ class LimitedH11Protocol(_WriteStallWatch, H11Protocol):
         return head.find(b"\r\n\r\n", 0, MAX_HEAD_BYTES + 4) < 0
 
     def on_response_complete(self) -> None:
+        # The response leaves now, not at the end of the loop step: tasks
+        # woken meanwhile (a workflow re-run after a replay) run before a
+        # deferred flush and would hold the answer back by their own time.
+        cast(CoalescingTransport, self.transport).flush()
         super().on_response_complete()
         self._watch_head()
 
@@ -211,7 +166,7 @@ class LimitedH11Protocol(_WriteStallWatch, H11Protocol):
             self.transport.close()
 
 
-class LimitedWebSocketProtocol(_WriteStallWatch, DirectWebSocketProtocol):
+class LimitedWebSocketProtocol(WriteStallWatch, DirectWebSocketProtocol):
     """uvicorn's websockets-sansio protocol (direct messages, ``ws_direct.py``;
     coalescing writes, ``ws_transport.py``) with abort, the message limit and
     4xx answers to bad handshakes."""
@@ -224,7 +179,7 @@ class LimitedWebSocketProtocol(_WriteStallWatch, DirectWebSocketProtocol):
         super().__init__(*args, **kwargs)
         self.close_timeout = self.reap_timeout
         self._answered_bad_handshake = False
-        self._stall = _StallTimer(self.loop, self.write_stall_timeout)
+        self._stall = StallTimer(self.loop, self.write_stall_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stall.resumed()
@@ -286,12 +241,38 @@ class LimitedWebSocketProtocol(_WriteStallWatch, DirectWebSocketProtocol):
             self.abort()
 
 
-def protocol_classes(
-    limits: Limits,
-) -> tuple[type[LimitedH11Protocol], type[LimitedWebSocketProtocol]]:
-    """The ``http=`` and ``ws=`` classes for uvicorn, configured with ``limits``."""
+def http_parser(requested: str | None = None) -> str:
+    """``"httptools"`` where it installs, else ``"h11"``; ``requested`` or
+    ``ACTORSCOPE_HTTP_PARSER`` forces one (to compare, or to rule httptools out)."""
+    name = (requested or os.environ.get("ACTORSCOPE_HTTP_PARSER") or "").lower()
+    if name not in ("", "httptools", "h11"):
+        raise ValueError(f"unknown HTTP parser {name!r} (httptools or h11)")
+    if name == "h11":
+        return "h11"
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        if name == "httptools":
+            raise
+        return "h11"
+    return "httptools"
 
-    class Http(LimitedH11Protocol):
+
+def protocol_classes(
+    limits: Limits, *, parser: str | None = None
+) -> tuple[type[asyncio.Protocol], type[LimitedWebSocketProtocol]]:
+    """The ``http=`` and ``ws=`` classes for uvicorn, configured with ``limits``.
+
+    The HTTP class is ``httptools_protocol.LimitedHttpToolsProtocol`` when
+    httptools installs (``http_parser``), else ``LimitedH11Protocol``.
+    """
+    base: type[Any] = LimitedH11Protocol
+    if http_parser(parser) == "httptools":
+        from .httptools_protocol import LimitedHttpToolsProtocol
+
+        base = LimitedHttpToolsProtocol
+
+    class Http(base):  # type: ignore[misc]
         header_timeout = limits.header_timeout
         write_stall_timeout = limits.write_stall_timeout
 

@@ -76,6 +76,11 @@ class CoalescingTransport(asyncio.Transport):
         if self._pending:
             self._flush()
 
+    def flush(self) -> None:
+        """Hand what is kept back to the real transport now (a response is complete)."""
+        if self._pending:
+            self._flush()
+
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
             self.write(data)

@@ -46,8 +46,12 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], 
     return int(status_line.split()[1]), headers, body
 
 
-@pytest.fixture
-async def srv(server_factory: Any) -> RunningServer:
+@pytest.fixture(params=["httptools", "h11"])
+async def srv(
+    server_factory: Any, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> RunningServer:
+    # Every bound holds with either HTTP parser (uvicorn_protocols.http_parser).
+    monkeypatch.setenv("ACTORSCOPE_HTTP_PARSER", request.param)
     running: RunningServer = await server_factory(
         limits=Limits(header_timeout=HEAD_TIMEOUT, max_body_bytes=64 << 10)
     )
@@ -168,6 +172,23 @@ async def test_an_oversized_plain_http_head_gets_431(srv: RunningServer, split: 
             request = request[100:]
         writer.write(request)
         await writer.drain()
+        status, _, _ = await _response(reader)
+        assert status == 431
+        assert await _closed_by_server(reader) == b""
+    finally:
+        writer.close()
+
+
+async def test_a_header_line_that_never_ends_gets_431(srv: RunningServer) -> None:
+    # Piece by piece, past the bound, never completing: the parser must not
+    # gather it for as long as the peer keeps sending.
+    reader, writer = await _open(srv)
+    try:
+        writer.write(f"GET /actors HTTP/1.1\r\nHost: {srv.host}\r\nX-Big: ".encode())
+        for _ in range(5):  # 20 KiB: past the bound, then nothing more
+            writer.write(b"b" * (4 << 10))
+            await writer.drain()
+            await asyncio.sleep(0.02)
         status, _, _ = await _response(reader)
         assert status == 431
         assert await _closed_by_server(reader) == b""
