@@ -28,11 +28,13 @@ another ASGI server the extension is absent and the app reads as usual.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from websockets.exceptions import InvalidState
-from websockets.frames import CloseCode
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.http11 import Request
 
 from .ws_transport import CoalescingWebSocketProtocol
 
@@ -89,6 +91,10 @@ def attach_from_scope(
 class DirectWebSocketProtocol(CoalescingWebSocketProtocol):
     """uvicorn's ``websockets-sansio`` protocol with the direct message path."""
 
+    #: Messages longer than this take uvicorn's path (``uvicorn_protocols``
+    #: closes with 1009 there); the subclass sets the server's limit.
+    message_limit: int = sys.maxsize
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sink: MessageSink | None = None
@@ -126,6 +132,48 @@ class DirectWebSocketProtocol(CoalescingWebSocketProtocol):
         return _Channel(self, queued)
 
     # -- delivery ------------------------------------------------------------------
+
+    def handle_events(self) -> None:
+        sink = self._sink
+        if sink is None:
+            super().handle_events()
+            return
+        # A whole binary message is nearly every event once attached: it goes
+        # to the sink without uvicorn's per-event dispatch and message
+        # assembly (each layer costs more in a sequential round trip, where
+        # every request finds the caches cold, than the work itself).
+        limit = self.message_limit
+        for event in self.conn.events_received():
+            if (
+                type(event) is Frame
+                and event.opcode is Opcode.BINARY
+                and event.fin
+                and len(event.data) <= limit
+                and not self.close_sent
+            ):
+                data = event.data
+                sink.message_received(data if type(data) is bytes else bytes(data))
+            else:
+                self._handle_event(event)
+
+    def _handle_event(self, event: Any) -> None:
+        # uvicorn's dispatch (WebSocketsSansIOProtocol.handle_events), one event.
+        if isinstance(event, Request):
+            self.handle_connect(event)
+        elif isinstance(event, Frame):
+            opcode = event.opcode
+            if opcode is Opcode.CONT:
+                self.handle_cont(event)
+            elif opcode is Opcode.TEXT:
+                self.handle_text(event)
+            elif opcode is Opcode.BINARY:
+                self.handle_bytes(event)
+            elif opcode is Opcode.PING:
+                self.handle_ping()
+            elif opcode is Opcode.PONG:
+                self.handle_pong(event)
+            elif opcode is Opcode.CLOSE:
+                self.handle_close(event)
 
     def send_receive_event_to_app(self) -> None:
         sink = self._sink
