@@ -128,11 +128,15 @@ def range_from_ops(prefix: bytes, start: int, last: int) -> list[DeletePrefix]:
     digits = str(start).zfill(width)
     ops = [DeletePrefix(prefix + digits.encode())]
     for pos in range(width - 1, -1, -1):
+        # The smallest number under a prefix that bumps digit ``pos`` is
+        # head followed by zeros; bumping a more significant digit only
+        # gives larger ones, so the first prefix past ``last`` ends the search.
+        scale = 10 ** (width - 1 - pos)
+        base = int(digits[:pos] or "0") * 10
         for digit in range(int(digits[pos]) + 1, 10):
-            head = digits[:pos] + str(digit)
-            if int(head.ljust(width, "0")) > last:
-                break
-            ops.append(DeletePrefix(prefix + head.encode()))
+            if (base + digit) * scale > last:
+                return ops
+            ops.append(DeletePrefix(prefix + (digits[:pos] + str(digit)).encode()))
     return ops
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actorscope.engine import (
     Loop,
@@ -145,6 +147,21 @@ async def test_range_delete_prefixes_cover_exactly_the_tail(start: int, last: in
     await driver.batch(range_from_ops(ENTRY, start, last))
     left = [int(k[len(ENTRY) :]) for k, _ in await driver.list(ENTRY)]
     assert left == list(range(min(start, last + 1)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.integers(0, 10**9), span=st.integers(0, 150), before=st.integers(0, 20))
+async def test_range_delete_prefixes_cover_exactly_the_tail_anywhere(
+    start: int, span: int, before: int
+) -> None:
+    # Keys in use: a few below start, then start..last (the highest in use).
+    last = start + span
+    driver = MemoryDriver()
+    kept = list(range(max(0, start - before), start))
+    await driver.batch([_set(n) for n in [*kept, *range(start, last + 1)]])
+    await driver.batch(range_from_ops(ENTRY, start, last))
+    left = [int(k[len(ENTRY) :]) for k, _ in await driver.list(ENTRY)]
+    assert left == kept
 
 
 def _set(n: int) -> Any:
