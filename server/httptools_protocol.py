@@ -29,7 +29,13 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .limits import Limits
-from .protocol_bounds import HEAD_TOO_LARGE_RESPONSE, MAX_HEAD_BYTES, StallTimer, WriteStallWatch
+from .protocol_bounds import (
+    HEAD_TOO_LARGE_RESPONSE,
+    MAX_HEAD_BYTES,
+    HeadTimerWatch,
+    StallTimer,
+    WriteStallWatch,
+)
 from .ws_transport import CoalescingTransport
 
 __all__ = ["LimitedHttpToolsProtocol"]
@@ -41,7 +47,7 @@ class _HeadTooLarge(Exception):
     """Raised from a parser callback to stop parsing a head over the bound."""
 
 
-class LimitedHttpToolsProtocol(WriteStallWatch, HttpToolsProtocol):
+class LimitedHttpToolsProtocol(HeadTimerWatch, WriteStallWatch, HttpToolsProtocol):
     """uvicorn's httptools protocol with head time and size bounds and a write-stall bound."""
 
     header_timeout: float = Limits().header_timeout
@@ -159,22 +165,3 @@ class LimitedHttpToolsProtocol(WriteStallWatch, HttpToolsProtocol):
         if self._in_head:
             return True
         return (self.cycle is None or self.cycle.response_complete) and not self.pipeline
-
-    def _watch_head(self) -> None:
-        if not self._waiting_for_head():
-            self._stop_head_timer()
-        elif self._head_timer is None:
-            # Armed once per request head, not per chunk: a peer trickling a
-            # byte at a time gets the same bounded time as one sending none.
-            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
-
-    def _stop_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if self._waiting_for_head():
-            _log.info("closing a connection that sent no complete request head in time")
-            self.transport.close()

@@ -8,7 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-__all__ = ["HEAD_TOO_LARGE_RESPONSE", "MAX_HEAD_BYTES", "StallTimer", "WriteStallWatch"]
+__all__ = [
+    "HEAD_TOO_LARGE_RESPONSE",
+    "MAX_HEAD_BYTES",
+    "HeadTimerWatch",
+    "StallTimer",
+    "WriteStallWatch",
+]
 
 #: Largest request head (request line and headers), as h11 bounds incomplete ones.
 MAX_HEAD_BYTES = 16 << 10
@@ -64,3 +70,38 @@ class WriteStallWatch(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._stall.resumed()
         super().resume_writing()
+
+
+class HeadTimerWatch:
+    """Mixin for the HTTP protocols: a bounded time to receive a complete request head.
+
+    The protocol says when it waits for a head (``_waiting_for_head``) and
+    calls ``_watch_head`` after each read and response; the timer is armed
+    once per head, not per chunk, so a peer trickling a byte at a time gets
+    the same bounded time as one sending none.
+    """
+
+    header_timeout: float
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def _waiting_for_head(self) -> bool:
+        raise NotImplementedError
+
+    def _watch_head(self) -> None:
+        if not self._waiting_for_head():
+            self._stop_head_timer()
+        elif self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._waiting_for_head():
+            _log.info("closing a connection that sent no complete request head in time")
+            self.transport.close()

@@ -57,7 +57,13 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from websockets.frames import CloseCode
 
 from .limits import Limits
-from .protocol_bounds import HEAD_TOO_LARGE_RESPONSE, MAX_HEAD_BYTES, StallTimer, WriteStallWatch
+from .protocol_bounds import (
+    HEAD_TOO_LARGE_RESPONSE,
+    MAX_HEAD_BYTES,
+    HeadTimerWatch,
+    StallTimer,
+    WriteStallWatch,
+)
 from .ws_direct import DirectWebSocketProtocol
 from .ws_transport import CoalescingTransport
 
@@ -83,7 +89,7 @@ def abort_from_scope(scope: Mapping[str, Any]) -> Callable[[], None] | None:
     return abort if callable(abort) else None
 
 
-class LimitedH11Protocol(WriteStallWatch, H11Protocol):
+class LimitedH11Protocol(HeadTimerWatch, WriteStallWatch, H11Protocol):
     """uvicorn's h11 protocol with request-head time and size bounds and a write-stall bound."""
 
     header_timeout: float = Limits().header_timeout
@@ -139,31 +145,12 @@ class LimitedH11Protocol(WriteStallWatch, H11Protocol):
         self._stop_head_timer()
         super().handle_websocket_upgrade(event)
 
-    def _watch_head(self) -> None:
-        waiting = (
+    def _waiting_for_head(self) -> bool:
+        return (
             not self._upgraded
             and self.conn.their_state is h11.IDLE
             and not self.transport.is_closing()
         )
-        if not waiting:
-            self._stop_head_timer()
-        elif self._head_timer is None:
-            # Armed once per request head, not per chunk: a peer trickling a
-            # byte at a time gets the same bounded time as one sending none.
-            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
-
-    def _stop_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if self._upgraded or self.conn.their_state is not h11.IDLE:
-            return
-        if not self.transport.is_closing():
-            _log.info("closing a connection that sent no complete request head in time")
-            self.transport.close()
 
 
 class LimitedWebSocketProtocol(WriteStallWatch, DirectWebSocketProtocol):

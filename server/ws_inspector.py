@@ -347,11 +347,8 @@ class _Session:
                 return
             try:
                 reply = handler(self.context, body)
-            except InspectorError as exc:
-                reply = ToClient(Error(message=exc.frame_message()))
             except Exception as exc:
-                _log.exception("inspector request %s failed", type(body).__name__)
-                reply = ToClient(Error(message=f"inspector.internal_error: {type(exc).__name__}"))
+                reply = _failure_reply(body, exc)
             if reply is not None:
                 frame = self.versions.encode(reply)
                 # A push the handler caused may have had to queue: stay behind it.
@@ -416,32 +413,32 @@ class _Session:
             await self._reply(request)
             return
         body = request.body
-        context = self.context
         handler = SYNC_HANDLERS.get(type(body))
+        reply: ToClient | None
         try:
             if handler is not None:
-                reply = handler(context, body)
+                reply = handler(self.context, body)
+            elif (async_handler := ASYNC_HANDLERS.get(type(body))) is not None:
+                reply = await async_handler(self.context, body)
             else:
-                async_handler = ASYNC_HANDLERS.get(type(body))
-                if async_handler is None:
-                    await self._reply_error(f"inspector.unsupported_request: {type(body).__name__}")
-                    return
-                reply = await async_handler(context, body)
-        except InspectorError as exc:
-            await self._reply_error(exc.frame_message())
-            return
+                reply = ToClient(
+                    Error(message=f"inspector.unsupported_request: {type(body).__name__}")
+                )
         except Exception as exc:
-            _log.exception("inspector request %s failed", type(body).__name__)
-            await self._reply_error(f"inspector.internal_error: {type(exc).__name__}")
-            return
+            reply = _failure_reply(body, exc)
         if reply is not None:
             await self.queue.put(self.versions.encode(reply))
 
     async def _reply(self, message: ToClient) -> None:
         await self.queue.put(self.versions.encode(message))
 
-    async def _reply_error(self, text: str) -> None:
-        await self._reply(ToClient(Error(message=text)))
+
+def _failure_reply(body: object, exc: Exception) -> ToClient:
+    """The Error frame answering a request whose handler raised ``exc``."""
+    if isinstance(exc, InspectorError):
+        return ToClient(Error(message=exc.frame_message()))
+    _log.error("inspector request %s failed", type(body).__name__, exc_info=exc)
+    return ToClient(Error(message=f"inspector.internal_error: {type(exc).__name__}"))
 
 
 async def _refuse(send: AsgiSend, code: int, reason: str, subprotocol: str | None) -> None:
