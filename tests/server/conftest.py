@@ -38,11 +38,13 @@ import asyncio
 import re
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -53,6 +55,28 @@ from actorscope.server.runner import RunningServer, ServerConfig, start_server
 SERVER_TOKEN = "test-server-token-0123456789"
 
 ServerFactory = Callable[..., Awaitable[RunningServer]]
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0
+) -> Any:
+    """The first truthy result of ``check()`` within ``timeout`` seconds (polled).
+
+    HTTP errors and missing keys while a node starts or fails over count as
+    "not yet"; the last one is in the failure message.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = await check()
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ import psycopg
 
 from actorscope.client.connection import InspectorClient
 from actorscope.client.models import StateUpdate
+
+from .conftest import eventually
 
 LEASE_MS = 1500
 TAKEOVER_SLACK_S = 30.0
@@ -51,21 +52,6 @@ async def _node(serve_process: Any, tmp_path: Path, dsn: str, node_id: str, *ext
         "--demo",
         *extra,
     )
-
-
-async def _until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = await check()
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 async def _get(http: httpx.AsyncClient, url: str) -> Any:
@@ -148,7 +134,7 @@ async def test_kill9_owner_of_a_running_workflow_another_node_resumes_it(
         async def charged() -> bool:
             return await _timeline(http, b.url, order) == ORDER_STEPS
 
-        await _until(charged, "the order workflow to reach its cool-down sleep on a")
+        await eventually(charged, "the order workflow to reach its cool-down sleep on a")
         a.kill()
         await a.proc.wait()
         killed = time.monotonic()
@@ -156,7 +142,7 @@ async def test_kill9_owner_of_a_running_workflow_another_node_resumes_it(
         async def owned_by_b() -> bool:
             return _owners(await _get(http, f"{b.url}/actors"))[order] == "b"
 
-        await _until(owned_by_b, "b to take the order over", timeout=LEASE_MS / 1000 + 60)
+        await eventually(owned_by_b, "b to take the order over", timeout=LEASE_MS / 1000 + 60)
         took = time.monotonic() - killed
         assert took < LEASE_MS / 1000 + TAKEOVER_SLACK_S
         # Resumed where it was: the sleep ends, the queue wait is re-armed.
@@ -168,7 +154,7 @@ async def test_kill9_owner_of_a_running_workflow_another_node_resumes_it(
         async def shipped() -> bool:
             return "ship" in await _timeline(http, b.url, order)
 
-        await _until(shipped, "the resumed workflow to ship")
+        await eventually(shipped, "the resumed workflow to ship")
         # Every step that completed on a ran exactly once.
         assert await _timeline(http, b.url, order) == [*ORDER_STEPS, "ship"]
         history = await _get(http, f"{b.url}/gateway/{order}/inspector/workflow-history")
@@ -188,7 +174,7 @@ async def test_sigstopped_node_past_its_lease_is_fenced_off(
         async def charged() -> bool:
             return await _timeline(http, b.url, order) == ORDER_STEPS
 
-        await _until(charged, "the order workflow to reach its cool-down sleep on a")
+        await eventually(charged, "the order workflow to reach its cool-down sleep on a")
         # Paused during the 2 s sleep: when it wakes, its timer is overdue
         # and its workflow tries to record the sleep's end at once.
         a.proc.send_signal(signal.SIGSTOP)
@@ -198,7 +184,7 @@ async def test_sigstopped_node_past_its_lease_is_fenced_off(
                 owners = _owners(await _get(http, f"{b.url}/actors"))
                 return owners[order] == "b" and owners[counter] == "b"
 
-            await _until(owned_by_b, "b to take a's actors over")
+            await eventually(owned_by_b, "b to take a's actors over")
             for _ in range(3):
                 answer = await http.post(
                     f"{b.url}/gateway/{counter}/inspector/action/increment",
@@ -215,7 +201,7 @@ async def test_sigstopped_node_past_its_lease_is_fenced_off(
             # (its lease expired too) may be dropped and taken back by a.
             return bool(metrics["leasesLost"] >= 4 and metrics["held"] <= 1)
 
-        await _until(a_dropped_them, "a to drop the actors whose leases it lost")
+        await eventually(a_dropped_them, "a to drop the actors whose leases it lost")
         # a now forwards to b: a request through a is b's actor, not a stale copy.
         state = await _get(http, f"{a.url}/gateway/{counter}/inspector/state")
         assert state["state"] == {"count": 3}
@@ -227,7 +213,7 @@ async def test_sigstopped_node_past_its_lease_is_fenced_off(
         async def shipped() -> bool:
             return "ship" in await _timeline(http, b.url, order)
 
-        await _until(shipped, "b's workflow to ship")
+        await eventually(shipped, "b's workflow to ship")
         assert await _timeline(http, a.url, order) == [*ORDER_STEPS, "ship"]
     leases = _leases(postgres_dsn)
     assert leases[order] == ("b", 2) and leases[counter] == ("b", 2)
@@ -245,7 +231,7 @@ async def test_replay_sent_to_a_non_owner_is_applied_by_the_owner_and_audited_on
         async def done() -> bool:
             return await _timeline(http, a.url, steps) == ["one", "two", "three"]
 
-        await _until(done, "the steps workflow to finish its steps")
+        await eventually(done, "the steps workflow to finish its steps")
         answer = await http.post(
             f"{b.url}/gateway/{steps}/inspector/workflow/replay",
             json={"step": "two", "reason": "through b"},
@@ -256,7 +242,7 @@ async def test_replay_sent_to_a_non_owner_is_applied_by_the_owner_and_audited_on
         async def rerun() -> bool:
             return await _timeline(http, a.url, steps) == ["one", "two", "three", "two", "three"]
 
-        await _until(rerun, "the owner to re-run from step two")
+        await eventually(rerun, "the owner to re-run from step two")
         for node in (a, b):
             audit = await _get(http, f"{node.url}/gateway/{steps}/inspector/workflow/replays")
             assert [r["reason"] for r in audit["replays"]] == ["through b"]
@@ -301,7 +287,7 @@ async def test_sigterm_drains_and_another_node_takes_over_at_once(
             owners = _owners(await _get(http, f"{b.url}/actors"))
             return all(owners[i] == "b" for i in owners if i != a.actors["inventory/demo"])
 
-        await _until(moved, "b to take over the drained actors")
+        await eventually(moved, "b to take over the drained actors")
         nodes = await _get(http, f"{b.url}/nodes")
         assert [n["nodeId"] for n in nodes["nodes"]] == ["b"]  # a left the cluster
         assert nodes["metrics"]["takeovers"] == 4

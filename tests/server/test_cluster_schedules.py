@@ -17,12 +17,12 @@ import json
 import os
 import signal
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from .conftest import eventually
 
 LEASE_MS = 1500
 TOKEN = "cluster-schedule-token-0123456789"
@@ -63,21 +63,6 @@ registry = Registry(
                                    "once_after": once_after, "cancel": cancel})]
 )
 """
-
-
-async def _until(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = await check()
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 async def _node(serve_process: Any, tmp_path: Path, dsn: str, node_id: str) -> Any:
@@ -174,7 +159,7 @@ async def test_kill9_the_owner_and_its_schedules_fire_on_the_next_node(
             fires = await _history(http, b, clock, "tick")
             return len([f for f in fires if f["result"] == "ok"]) >= 2
 
-        await _until(ticked_twice, "the tick schedule to fire twice on a")
+        await eventually(ticked_twice, "the tick schedule to fire twice on a")
         code, out, err = await _inspect(b, "schedules", "--json")
         assert code == 0, err
         assert [s["id"] for s in json.loads(out)["schedules"]] == ["tick"]
@@ -190,19 +175,19 @@ async def test_kill9_the_owner_and_its_schedules_fire_on_the_next_node(
         async def owned_by_b() -> bool:
             return await _owner(http, b, clock) == "b"
 
-        await _until(owned_by_b, "b to take the clock over", timeout=LEASE_MS / 1000 + 60)
+        await eventually(owned_by_b, "b to take the clock over", timeout=LEASE_MS / 1000 + 60)
 
         async def once_fired() -> list[Any]:
             fires = await _history(http, b, clock, once)
             return fires if fires and fires[0]["result"] != "running" else []
 
-        (fire,) = await _until(once_fired, "the one-shot to fire on b")
+        (fire,) = await eventually(once_fired, "the one-shot to fire on b")
         assert fire["result"] == "ok"
 
         async def ticked_on_b() -> bool:
             return any(pid == b.proc.pid for label, pid in _marks(tmp_path) if label == "tick")
 
-        await _until(ticked_on_b, "the tick schedule to fire on b")
+        await eventually(ticked_on_b, "the tick schedule to fire on b")
         fires = await _history(http, b, clock, "tick")
     # The one-shot ran once, on b; every tick call is a recorded fire; no
     # scheduled run fired twice; a's fires are still in the history.
@@ -273,11 +258,11 @@ async def test_a_sigstopped_owner_cannot_fire_or_record_its_schedules_after_a_ta
         async def ticked_on(node: Any) -> bool:
             return any(pid == node.proc.pid for label, pid in _marks(tmp_path) if label == "tick")
 
-        await _until(lambda: ticked_on(a), "the tick schedule to fire on a")
+        await eventually(lambda: ticked_on(a), "the tick schedule to fire on a")
         # Paused past its lease: when it wakes its timer is overdue at once.
         a.proc.send_signal(signal.SIGSTOP)
         try:
-            await _until(lambda: ticked_on(b), "b to take the clock over and fire it")
+            await eventually(lambda: ticked_on(b), "b to take the clock over and fire it")
         finally:
             a.proc.send_signal(signal.SIGCONT)
 
@@ -285,14 +270,14 @@ async def test_a_sigstopped_owner_cannot_fire_or_record_its_schedules_after_a_ta
             metrics = (await _get(http, f"{a.url}/nodes"))["metrics"]
             return bool(metrics["leasesLost"] >= 1 and metrics["held"] == 0)
 
-        await _until(a_dropped_it, "a to drop the actor whose lease it lost")
+        await eventually(a_dropped_it, "a to drop the actor whose lease it lost")
         ticks_on_b = len([1 for label, pid in _marks(tmp_path) if pid == b.proc.pid])
 
         async def ticked_on_b_again() -> bool:
             marks = _marks(tmp_path)
             return len([1 for label, pid in marks if pid == b.proc.pid]) >= ticks_on_b + 2
 
-        await _until(ticked_on_b_again, "b to go on firing")
+        await eventually(ticked_on_b_again, "b to go on firing")
         fires = await _history(http, a, clock, "tick")  # through a: forwarded to b now
     # Every call of the action is a recorded fire, and no run fired twice:
     # a stale owner firing again would have recorded an old run a second time.
