@@ -1,8 +1,8 @@
 """Storage layout: driver keys and the byte encoding of every record.
 
 Key layout inside one workflow's driver namespace (all ASCII; numbers are
-fixed-width decimal so that byte order is numeric order and a range of
-sequence numbers can be deleted with a handful of ``DeletePrefix`` ops)::
+fixed-width decimal so that byte order is numeric order and the tail of a
+numbered family is one ``DeleteRange``)::
 
     w               workflow record   [state, output, error, wake_at]
     i               workflow input    (MessagePack of the input value)
@@ -27,7 +27,7 @@ from typing import Any
 
 import msgpack
 
-from .driver import DeletePrefix
+from .driver import DeleteRange, prefix_successor
 from .model import (
     BranchState,
     BranchStatus,
@@ -71,13 +71,13 @@ __all__ = [
     "decode_meta",
     "decode_record",
     "decode_value",
+    "delete_from",
     "encode_entry",
     "encode_meta",
     "encode_record",
     "encode_value",
     "int_key",
     "key_number",
-    "range_from_ops",
 ]
 
 WORKFLOW = b"w"
@@ -116,28 +116,14 @@ def key_number(key: bytes, prefix: bytes) -> int:
     return int(key[len(prefix) :])
 
 
-def range_from_ops(prefix: bytes, start: int, last: int) -> list[DeletePrefix]:
-    """``DeletePrefix`` ops removing every ``prefix`` key numbered ``start`` or more.
+def delete_from(prefix: bytes, start: int) -> DeleteRange:
+    """The op removing every ``prefix`` key numbered ``start`` or more.
 
-    A decimal range ``[start, ∞)`` is the union of the key ``start`` itself
-    and, for each digit position, the prefixes with a larger digit there;
-    prefixes whose smallest number exceeds ``last`` (the highest number in
-    use) are skipped, so a discard is a few dozen ops instead of one per key.
+    The numbers are fixed-width decimal, so byte order is number order: the
+    keys from ``int_key(prefix, start)`` to the end of the prefix are exactly
+    those numbers, in one range (one statement in SQL).
     """
-    width = _WIDTH[prefix]
-    digits = str(start).zfill(width)
-    ops = [DeletePrefix(prefix + digits.encode())]
-    for pos in range(width - 1, -1, -1):
-        # The smallest number under a prefix that bumps digit ``pos`` is
-        # head followed by zeros; bumping a more significant digit only
-        # gives larger ones, so the first prefix past ``last`` ends the search.
-        scale = 10 ** (width - 1 - pos)
-        base = int(digits[:pos] or "0") * 10
-        for digit in range(int(digits[pos]) + 1, 10):
-            if (base + digit) * scale > last:
-                return ops
-            ops.append(DeletePrefix(prefix + (digits[:pos] + str(digit)).encode()))
-    return ops
+    return DeleteRange(int_key(prefix, start), prefix_successor(prefix))
 
 
 def encode_value(value: object) -> bytes:

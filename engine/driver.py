@@ -6,7 +6,8 @@ ENGINE.md "Storage": the engine talks to a per-workflow key-value driver with
 instance is one workflow's namespace (ARCHITECTURE.md, ``actorscope.engine``).
 
 Keys and values are ``bytes``.  The batch operations are small frozen
-records (:class:`Set`, :class:`Delete`, :class:`DeletePrefix`) so the engine
+records (:class:`Set`, :class:`Delete`, :class:`DeletePrefix`,
+:class:`DeleteRange`) so the engine
 can build the whole write set of one operation and hand it over at once: a
 crash at any instant must leave the history before or after that operation,
 never half-written.
@@ -38,6 +39,7 @@ __all__ = [
     "BatchOp",
     "Delete",
     "DeletePrefix",
+    "DeleteRange",
     "Driver",
     "Linked",
     "Reads",
@@ -71,9 +73,22 @@ class DeletePrefix:
     prefix: bytes
 
 
-def _op_tuple(
-    ops: Iterable[Set | Delete | DeletePrefix],
-) -> tuple[Set | Delete | DeletePrefix, ...]:
+@attrs.frozen
+class DeleteRange:
+    """Remove every key ``k`` with ``start <= k < end`` (``end=None``: no upper bound).
+
+    One op (one statement in SQL) where the engine drops the tail of a
+    numbered family of keys, such as the entries a replay discards.
+    """
+
+    start: bytes
+    end: bytes | None
+
+
+KeyOp: TypeAlias = Set | Delete | DeletePrefix | DeleteRange
+
+
+def _op_tuple(ops: Iterable[KeyOp]) -> tuple[KeyOp, ...]:
     return tuple(ops)
 
 
@@ -86,10 +101,10 @@ class Linked:
     """
 
     driver: Any
-    ops: tuple[Set | Delete | DeletePrefix, ...] = attrs.field(converter=_op_tuple)
+    ops: tuple[KeyOp, ...] = attrs.field(converter=_op_tuple)
 
 
-BatchOp: TypeAlias = Set | Delete | DeletePrefix | Linked
+BatchOp: TypeAlias = Set | Delete | DeletePrefix | DeleteRange | Linked
 
 
 @runtime_checkable
@@ -190,10 +205,16 @@ def check_ops(ops: Iterable[BatchOp]) -> tuple[BatchOp, ...]:
             _check_bytes("key", op.key)
         elif type(op) is DeletePrefix:
             _check_bytes("prefix", op.prefix)
+        elif type(op) is DeleteRange:
+            _check_bytes("start", op.start)
+            if op.end is not None:
+                _check_bytes("end", op.end)
         elif type(op) is Linked:
             for inner in op.ops:
-                if not isinstance(inner, Set | Delete | DeletePrefix):
-                    raise TypeError(f"a Linked op holds only Set/Delete/DeletePrefix: {inner!r}")
+                if not isinstance(inner, Set | Delete | DeletePrefix | DeleteRange):
+                    raise TypeError(
+                        f"a Linked op holds only Set/Delete/DeletePrefix/DeleteRange: {inner!r}"
+                    )
             check_ops(op.ops)
         else:
             raise TypeError(f"not a batch op: {op!r}")

@@ -174,14 +174,19 @@ async def claim(
         raise WorkflowBusy(workflow_id)
     slot.users += 1
     try:
-        try:
-            # asyncio.timeout, not wait_for: wait_for wraps the acquire in a
-            # task, a trip round the event loop on every replay and wake-up
-            # even though the slot is nearly always free.
-            async with asyncio.timeout(timeout):
-                await slot.lock.acquire()
-        except TimeoutError:
-            raise SlotTimeout(workflow_id) from None
+        lock = slot.lock
+        if slot.users == 1:
+            # Nobody else holds or waits for the slot (the common case), so
+            # the acquire cannot suspend: no timer needs arming around it.
+            await lock.acquire()
+        else:
+            try:
+                # asyncio.timeout, not wait_for: wait_for wraps the acquire in
+                # a task, a trip round the event loop every time.
+                async with asyncio.timeout(timeout):
+                    await lock.acquire()
+            except TimeoutError:
+                raise SlotTimeout(workflow_id) from None
         try:
             if run:
                 if slot.running:

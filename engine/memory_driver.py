@@ -10,7 +10,16 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 
-from .driver import BatchOp, Delete, DeletePrefix, Linked, Set, check_ops, prefix_successor
+from .driver import (
+    BatchOp,
+    Delete,
+    DeletePrefix,
+    DeleteRange,
+    Linked,
+    Set,
+    check_ops,
+    prefix_successor,
+)
 
 __all__ = ["MemoryDriver"]
 
@@ -78,6 +87,11 @@ class MemoryDriver:
         hi = len(keys) if upper is None else bisect.bisect_left(keys, upper, lo)
         return lo, hi
 
+    def _drop(self, lo: int, hi: int) -> None:
+        for key in self._keys[lo:hi]:
+            del self._values[key]
+        del self._keys[lo:hi]
+
     def _apply(self, op: BatchOp) -> None:
         match op:
             case Set(key=key, value=value):
@@ -88,7 +102,9 @@ class MemoryDriver:
                 if self._values.pop(key, None) is not None:
                     del self._keys[bisect.bisect_left(self._keys, key)]
             case DeletePrefix(prefix=prefix):
-                lo, hi = self._range(prefix)
-                for key in self._keys[lo:hi]:
-                    del self._values[key]
-                del self._keys[lo:hi]
+                self._drop(*self._range(prefix))
+            case DeleteRange(start=start, end=end):
+                keys = self._keys
+                lo = bisect.bisect_left(keys, start)
+                hi = len(keys) if end is None else bisect.bisect_left(keys, end)
+                self._drop(lo, max(lo, hi))

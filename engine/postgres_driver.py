@@ -39,10 +39,19 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg_pool import AsyncConnectionPool
 
-from .driver import BatchOp, Delete, DeletePrefix, Linked, Set, check_ops, prefix_successor
+from .driver import (
+    BatchOp,
+    Delete,
+    DeletePrefix,
+    DeleteRange,
+    Linked,
+    Set,
+    check_ops,
+    prefix_successor,
+)
 
 __all__ = ["Fence", "PostgresDriver", "PostgresStore"]
 
@@ -264,13 +273,20 @@ class PostgresDriver:
                     case Delete(key=key):
                         await cursor.execute(q.delete, (ns, key))
                     case DeletePrefix(prefix=prefix):
-                        upper = prefix_successor(prefix)
-                        if upper is None:
-                            await cursor.execute(q.delete_open, (ns, prefix))
-                        else:
-                            await cursor.execute(q.delete_range, (ns, prefix, upper))
+                        await _delete_range(cursor, q, ns, prefix, prefix_successor(prefix))
+                    case DeleteRange(start=start, end=end):
+                        await _delete_range(cursor, q, ns, start, end)
             if rows:
                 await cursor.executemany(q.set, rows)
+
+
+async def _delete_range(
+    cursor: AsyncCursor[Any], q: _Statements, ns: str, start: bytes, end: bytes | None
+) -> None:
+    if end is None:
+        await cursor.execute(q.delete_open, (ns, start))
+    else:
+        await cursor.execute(q.delete_range, (ns, start, end))
 
 
 class _SnapshotReads:

@@ -366,9 +366,8 @@ async def apply_replay(
     host_ops = list(prepare(decision)) if prepare is not None else []
     ops: list[BatchOp] = []
     if plan.boundary_seq is not None:
-        last = store.entries[-1].seq
-        ops += codec.range_from_ops(codec.ENTRY, plan.boundary_seq, last)
-        ops += codec.range_from_ops(codec.META, plan.boundary_seq, last)
+        ops.append(codec.delete_from(codec.ENTRY, plan.boundary_seq))
+        ops.append(codec.delete_from(codec.META, plan.boundary_seq))
         ops += await _archive(store, plan, now, keep_attempts)
         ops += store.checkpoints.discard_after(plan.boundary_seq)
         cut = store.cut_index(plan.boundary_seq)

@@ -40,7 +40,16 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Literal
 
-from .driver import BatchOp, Delete, DeletePrefix, Linked, Set, check_ops, prefix_successor
+from .driver import (
+    BatchOp,
+    Delete,
+    DeletePrefix,
+    DeleteRange,
+    Linked,
+    Set,
+    check_ops,
+    prefix_successor,
+)
 
 __all__ = ["SQLiteDriver"]
 
@@ -292,10 +301,15 @@ class SQLiteDriver:
                 case Delete(key=key):
                     conn.execute(_DELETE, (ns, key))
                 case DeletePrefix(prefix=prefix):
-                    upper = prefix_successor(prefix)
-                    if upper is None:
-                        conn.execute(_DELETE_OPEN, (ns, prefix))
-                    else:
-                        conn.execute(_DELETE_RANGE, (ns, prefix, upper))
+                    _delete_range(conn, ns, prefix, prefix_successor(prefix))
+                case DeleteRange(start=start, end=end):
+                    _delete_range(conn, ns, start, end)
         if rows:
             conn.executemany(_SET, rows)
+
+
+def _delete_range(conn: sqlite3.Connection, ns: str, start: bytes, end: bytes | None) -> None:
+    if end is None:
+        conn.execute(_DELETE_OPEN, (ns, start))
+    else:
+        conn.execute(_DELETE_RANGE, (ns, start, end))

@@ -23,6 +23,7 @@ from actorscope.engine.driver import (
     BatchOp,
     Delete,
     DeletePrefix,
+    DeleteRange,
     Driver,
     Set,
     prefix_successor,
@@ -157,6 +158,17 @@ async def test_batch_applies_in_order(driver: Driver) -> None:
     assert await driver.list(b"") == [(b"b", b"3"), (b"old/2", b"kept")]
 
 
+async def test_delete_range_removes_start_up_to_end(driver: Driver) -> None:
+    for key in (b"a", b"b", b"b1", b"c", b"d"):
+        await driver.set(key, b"x")
+    await driver.batch([DeleteRange(b"b", b"c"), Set(b"b2", b"after")])
+    assert [k for k, _ in await driver.list(b"")] == [b"a", b"b2", b"c", b"d"]
+    await driver.batch([DeleteRange(b"c", None)])
+    assert [k for k, _ in await driver.list(b"")] == [b"a", b"b2"]
+    await driver.batch([DeleteRange(b"b", b"a")])  # an empty range removes nothing
+    assert [k for k, _ in await driver.list(b"")] == [b"a", b"b2"]
+
+
 async def test_batch_accepts_any_iterable_and_empty(driver: Driver) -> None:
     await driver.batch(Set(bytes([i]), b"v") for i in range(3))
     await driver.batch([])
@@ -217,6 +229,7 @@ _ops: st.SearchStrategy[BatchOp] = st.one_of(
     st.builds(Set, _keys, st.binary(max_size=2)),
     st.builds(Delete, _keys),
     st.builds(DeletePrefix, st.binary(max_size=2)),
+    st.builds(DeleteRange, _keys, st.none() | _keys),
 )
 
 
@@ -228,6 +241,9 @@ def _model_apply(model: dict[bytes, bytes], op: BatchOp) -> None:
             model.pop(key, None)
         case DeletePrefix(prefix=prefix):
             for key in [k for k in model if k.startswith(prefix)]:
+                del model[key]
+        case DeleteRange(start=start, end=end):
+            for key in [k for k in model if k >= start and (end is None or k < end)]:
                 del model[key]
 
 

@@ -19,8 +19,8 @@ from actorscope.engine import (
     run_workflow,
 )
 from actorscope.engine.clock import ManualClock
-from actorscope.engine.codec import ENTRY, int_key, range_from_ops
-from actorscope.engine.driver import Driver
+from actorscope.engine.codec import ENTRY, META, delete_from, int_key
+from actorscope.engine.driver import Driver, Set
 from actorscope.engine.errors import StepNotFound
 from actorscope.engine.executor import load_history
 from actorscope.engine.model import LoopMarker
@@ -141,17 +141,21 @@ async def test_paths_and_resolution(clock: ManualClock) -> None:
 @pytest.mark.parametrize(
     ("start", "last"), [(0, 0), (0, 9), (5, 9), (7, 130), (99, 100), (1234, 2099), (10, 10)]
 )
-async def test_range_delete_prefixes_cover_exactly_the_tail(start: int, last: int) -> None:
+async def test_delete_from_covers_exactly_the_tail(start: int, last: int) -> None:
     driver = MemoryDriver()
     await driver.batch([_set(n) for n in range(last + 1)])
-    await driver.batch(range_from_ops(ENTRY, start, last))
+    # The families around it stay: metadata, and a key just past the prefix.
+    await driver.batch([Set(int_key(META, start), b"m"), Set(b"e0", b"next")])
+    await driver.batch([delete_from(ENTRY, start)])
     left = [int(k[len(ENTRY) :]) for k, _ in await driver.list(ENTRY)]
     assert left == list(range(min(start, last + 1)))
+    assert await driver.get(int_key(META, start)) == b"m"
+    assert await driver.get(b"e0") == b"next"
 
 
 @settings(max_examples=200, deadline=None)
 @given(start=st.integers(0, 10**9), span=st.integers(0, 150), before=st.integers(0, 20))
-async def test_range_delete_prefixes_cover_exactly_the_tail_anywhere(
+async def test_delete_from_covers_exactly_the_tail_anywhere(
     start: int, span: int, before: int
 ) -> None:
     # Keys in use: a few below start, then start..last (the highest in use).
@@ -159,14 +163,12 @@ async def test_range_delete_prefixes_cover_exactly_the_tail_anywhere(
     driver = MemoryDriver()
     kept = list(range(max(0, start - before), start))
     await driver.batch([_set(n) for n in [*kept, *range(start, last + 1)]])
-    await driver.batch(range_from_ops(ENTRY, start, last))
+    await driver.batch([delete_from(ENTRY, start)])
     left = [int(k[len(ENTRY) :]) for k, _ in await driver.list(ENTRY)]
     assert left == kept
 
 
 def _set(n: int) -> Any:
-    from actorscope.engine.driver import Set
-
     return Set(int_key(ENTRY, n), b"x")
 
 
