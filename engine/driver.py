@@ -7,7 +7,7 @@ instance is one workflow's namespace (ARCHITECTURE.md, ``actorscope.engine``).
 
 Keys and values are ``bytes``.  The batch operations are small frozen
 records (:class:`Set`, :class:`Delete`, :class:`DeletePrefix`,
-:class:`DeleteRange`) so the engine
+:class:`DeleteRange`, and :class:`SetAlarm` for the workflow's alarm) so the engine
 can build the whole write set of one operation and hand it over at once: a
 crash at any instant must leave the history before or after that operation,
 never half-written.
@@ -44,6 +44,7 @@ __all__ = [
     "Linked",
     "Reads",
     "Set",
+    "SetAlarm",
     "SnapshotReads",
     "check_ops",
     "consistent_reads",
@@ -85,6 +86,17 @@ class DeleteRange:
     end: bytes | None
 
 
+@attrs.frozen
+class SetAlarm:
+    """Persist the workflow's wake-up time (epoch ms) in the batch; ``None`` removes it.
+
+    The same as ``set_alarm``/``clear_alarm``, committed with the ops around
+    it: a workflow record and the alarm that mirrors it are written together.
+    """
+
+    at_ms: int | None
+
+
 KeyOp: TypeAlias = Set | Delete | DeletePrefix | DeleteRange
 
 
@@ -104,7 +116,7 @@ class Linked:
     ops: tuple[KeyOp, ...] = attrs.field(converter=_op_tuple)
 
 
-BatchOp: TypeAlias = Set | Delete | DeletePrefix | DeleteRange | Linked
+BatchOp: TypeAlias = Set | Delete | DeletePrefix | DeleteRange | SetAlarm | Linked
 
 
 @runtime_checkable
@@ -209,6 +221,9 @@ def check_ops(ops: Iterable[BatchOp]) -> tuple[BatchOp, ...]:
             _check_bytes("start", op.start)
             if op.end is not None:
                 _check_bytes("end", op.end)
+        elif type(op) is SetAlarm:
+            if op.at_ms is not None and (type(op.at_ms) is not int):
+                raise TypeError(f"an alarm is an int (epoch ms) or None, not {op.at_ms!r}")
         elif type(op) is Linked:
             for inner in op.ops:
                 if not isinstance(inner, Set | Delete | DeletePrefix | DeleteRange):

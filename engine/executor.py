@@ -21,7 +21,7 @@ from .checkpoints import StateCheckpoints
 from .clock import Clock, SystemClock
 from .codec import decode_value, encode_value
 from .context import WorkflowContext
-from .driver import Driver
+from .driver import Driver, SetAlarm
 from .errors import DuplicateNameError, HistoryDivergedError
 from .execution import (
     Execution,
@@ -205,13 +205,9 @@ async def _execute(ex: Execution, fn: WorkflowFn, input: Any) -> RunResult:
 
 async def _finish(store: HistoryStore, record: WorkflowRecord) -> None:
     store.set_record(record)
-    await store.flush()
-    # The record (written in the batch) is the source of truth; the driver
-    # alarm mirrors it so a host can wake the workflow without loading it.
-    if record.wake_at is not None:
-        await store.driver.set_alarm(record.wake_at)
-    else:
-        await store.driver.clear_alarm()
+    # The record is the source of truth; the driver alarm mirrors it (in the
+    # same batch) so a host can wake the workflow without loading it.
+    await store.flush([SetAlarm(record.wake_at)])
 
 
 def _rollback_candidates(ex: Execution) -> list[Entry]:

@@ -17,6 +17,7 @@ from .driver import (
     DeleteRange,
     Linked,
     Set,
+    SetAlarm,
     check_ops,
     prefix_successor,
 )
@@ -103,6 +104,8 @@ class MemoryDriver:
                     del self._keys[bisect.bisect_left(self._keys, key)]
             case DeletePrefix(prefix=prefix):
                 self._drop(*self._range(prefix))
+            case SetAlarm(at_ms=at_ms):
+                self._alarm = at_ms
             case DeleteRange(start=start, end=end):
                 keys = self._keys
                 lo = bisect.bisect_left(keys, start)

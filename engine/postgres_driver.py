@@ -49,6 +49,7 @@ from .driver import (
     DeleteRange,
     Linked,
     Set,
+    SetAlarm,
     check_ops,
     prefix_successor,
 )
@@ -276,6 +277,11 @@ class PostgresDriver:
                         await _delete_range(cursor, q, ns, prefix, prefix_successor(prefix))
                     case DeleteRange(start=start, end=end):
                         await _delete_range(cursor, q, ns, start, end)
+                    case SetAlarm(at_ms=at_ms):
+                        if at_ms is None:
+                            await cursor.execute(q.clear_alarm, (ns,))
+                        else:
+                            await cursor.execute(q.set_alarm, (ns, at_ms))
             if rows:
                 await cursor.executemany(q.set, rows)
 

@@ -27,7 +27,7 @@ import msgpack
 from . import codec
 from .checkpoints import CheckpointIndex, read_checkpoint
 from .clock import Clock, SystemClock
-from .driver import BatchOp, Delete, Driver, Set
+from .driver import BatchOp, Delete, Driver, Set, SetAlarm
 from .errors import ReplayInFlight, ReplayTargetNotStep, StepNotFound
 from .execution import SlotTimeout, active_execution, claim, keep_store, open_store
 from .model import (
@@ -390,10 +390,9 @@ async def apply_replay(
         store.update(join, JoinKind(statuses), meta)
     # Rule 6: output and error cleared, SLEEPING, alarm now — same batch (rule 7).
     store.set_record(WorkflowRecord(WorkflowState.SLEEPING, wake_at=now))
-    await store.flush([*ops, *host_ops])
+    await store.flush([*ops, *host_ops, SetAlarm(now)])
     if committed is not None:
         committed(decision)
-    await store.driver.set_alarm(now)
     return ReplayApplied(plan, attempt, restored, store.snapshot())
 
 

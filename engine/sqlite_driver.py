@@ -47,6 +47,7 @@ from .driver import (
     DeleteRange,
     Linked,
     Set,
+    SetAlarm,
     check_ops,
     prefix_successor,
 )
@@ -304,6 +305,11 @@ class SQLiteDriver:
                     _delete_range(conn, ns, prefix, prefix_successor(prefix))
                 case DeleteRange(start=start, end=end):
                     _delete_range(conn, ns, start, end)
+                case SetAlarm(at_ms=at_ms):
+                    if at_ms is None:
+                        conn.execute(_CLEAR_ALARM, (ns,))
+                    else:
+                        conn.execute(_SET_ALARM, (ns, at_ms))
         if rows:
             conn.executemany(_SET, rows)
 

@@ -26,6 +26,7 @@ from actorscope.engine.driver import (
     DeleteRange,
     Driver,
     Set,
+    SetAlarm,
     prefix_successor,
 )
 from actorscope.engine.memory_driver import MemoryDriver
@@ -197,6 +198,19 @@ async def test_failing_batch_leaves_nothing(driver: Driver, bad: object) -> None
     assert await driver.get(b"new") == b"2"
 
 
+async def test_an_alarm_in_a_batch_commits_with_it(driver: Driver) -> None:
+    await driver.batch([Set(b"w", b"sleeping"), SetAlarm(1_700_000_000_123)])
+    assert await driver.get_alarm() == 1_700_000_000_123
+    with pytest.raises(TypeError):
+        await driver.batch([SetAlarm(None), Set(b"w", None)])  # type: ignore[arg-type]
+    assert await driver.get_alarm() == 1_700_000_000_123  # nothing of it applied
+    await driver.batch([Set(b"w", b"done"), SetAlarm(None)])
+    assert await driver.get_alarm() is None
+    assert await driver.get(b"w") == b"done"
+    with pytest.raises(TypeError):
+        await driver.batch([SetAlarm("soon")])  # type: ignore[arg-type]
+
+
 async def test_alarms(driver: Driver) -> None:
     assert await driver.get_alarm() is None
     await driver.set_alarm(1_700_000_000_123)
@@ -230,6 +244,7 @@ _ops: st.SearchStrategy[BatchOp] = st.one_of(
     st.builds(Delete, _keys),
     st.builds(DeletePrefix, st.binary(max_size=2)),
     st.builds(DeleteRange, _keys, st.none() | _keys),
+    st.builds(SetAlarm, st.none() | st.integers(0, 2**53)),
 )
 
 
@@ -245,6 +260,8 @@ def _model_apply(model: dict[bytes, bytes], op: BatchOp) -> None:
         case DeleteRange(start=start, end=end):
             for key in [k for k in model if k >= start and (end is None or k < end)]:
                 del model[key]
+        case SetAlarm():
+            pass  # not a key: the model test checks the alarm on its own
 
 
 _model_namespaces = itertools.count()
@@ -267,10 +284,14 @@ def test_matches_dict_model(
 ) -> None:
     async def check(driver: Driver) -> None:
         model: dict[bytes, bytes] = {}
+        alarm: int | None = None
         for ops in batches:
             await driver.batch(ops)
             for op in ops:
                 _model_apply(model, op)
+                if type(op) is SetAlarm:
+                    alarm = op.at_ms
+            assert await driver.get_alarm() == alarm
             for prefix in probes:
                 expected = sorted((k, v) for k, v in model.items() if k.startswith(prefix))
                 assert await driver.list(prefix) == expected
