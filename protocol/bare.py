@@ -118,6 +118,9 @@ def write_length(x: int, w: bytearray) -> None:
 
 def uvarint_bytes(x: int) -> bytes:
     """``x`` as a minimal LEB128 varint."""
+    if type(x) is int and 0 <= x < 0x4000:
+        # One or two bytes: request ids, lengths and tags nearly always are.
+        return bytes((x,)) if x < 0x80 else bytes(((x & 0x7F) | 0x80, x >> 7))
     w = bytearray()
     write_uvarint(x, w)
     return bytes(w)

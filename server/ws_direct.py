@@ -30,13 +30,13 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from websockets.exceptions import InvalidState
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request
 
-from .ws_transport import CoalescingWebSocketProtocol
+from .ws_transport import CoalescingTransport, CoalescingWebSocketProtocol
 
 __all__ = [
     "DIRECT_EXTENSION",
@@ -133,15 +133,36 @@ class DirectWebSocketProtocol(CoalescingWebSocketProtocol):
 
     # -- delivery ------------------------------------------------------------------
 
+    def data_received(self, data: bytes) -> None:
+        sink = self._sink
+        if sink is None:
+            super().data_received(data)
+            return
+        # Attached: uvicorn's data_received and the coalescing layer's, in
+        # one frame (each layer costs more in a sequential round trip, where
+        # every request finds the caches cold, than the work itself).
+        conn = self.conn
+        transport = cast(CoalescingTransport, self.transport)
+        transport.hold()
+        try:
+            conn.receive_data(data)
+            if conn.parser_exc is not None:
+                self.handle_parser_exception()
+                return
+            self._deliver(sink)
+        finally:
+            transport.release()
+
     def handle_events(self) -> None:
         sink = self._sink
         if sink is None:
             super().handle_events()
             return
+        self._deliver(sink)
+
+    def _deliver(self, sink: MessageSink) -> None:
         # A whole binary message is nearly every event once attached: it goes
-        # to the sink without uvicorn's per-event dispatch and message
-        # assembly (each layer costs more in a sequential round trip, where
-        # every request finds the caches cold, than the work itself).
+        # to the sink without uvicorn's per-event dispatch and message assembly.
         limit = self.message_limit
         for event in self.conn.events_received():
             if (

@@ -345,19 +345,20 @@ class _Session:
                 return
             body = request.body
             if type(body) is StateRequest:
-                frame = self._state_frame(body)
-            else:
-                handler = SYNC_HANDLERS.get(type(body))
-                if handler is None:
-                    self._defer(request)  # an asynchronous request: answered by the drainer
-                    return
-                try:
-                    reply = handler(self.context, body)
-                except Exception as exc:
-                    reply = _failure_reply(body, exc)
-                if reply is None:
-                    return
-                frame = self.versions.encode(reply)
+                # Pure (it causes no push): nothing can have queued since the check above.
+                self.queue.write_now(self._state_frame(body))
+                return
+            handler = SYNC_HANDLERS.get(type(body))
+            if handler is None:
+                self._defer(request)  # an asynchronous request: answered by the drainer
+                return
+            try:
+                reply = handler(self.context, body)
+            except Exception as exc:
+                reply = _failure_reply(body, exc)
+            if reply is None:
+                return
+            frame = self.versions.encode(reply)
             # A push the handler caused may have had to queue: stay behind it.
             if self.queue.can_write_now():
                 self.queue.write_now(frame)

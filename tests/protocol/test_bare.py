@@ -10,6 +10,8 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from actorscope.protocol import (
     NEWEST_VERSION,
@@ -21,7 +23,7 @@ from actorscope.protocol import (
     decode_to_client,
     decode_to_server,
 )
-from actorscope.protocol.bare import uvarint_bytes
+from actorscope.protocol.bare import uvarint_bytes, write_uvarint
 
 
 def reason(frame: bytes, *, client: bool = False) -> str:
@@ -243,3 +245,10 @@ def test_fixed_width_u32_truncated() -> None:
     assert str(info.value) == (
         "unexpected end of input for WorkflowHistory workflow-history-v1 at offset 9"
     )
+
+
+@given(st.integers(0, 2**64 - 1) | st.integers(0, 0x4100))
+def test_uvarint_bytes_is_what_write_uvarint_appends(x: int) -> None:
+    w = bytearray()
+    write_uvarint(x, w)
+    assert uvarint_bytes(x) == bytes(w)
