@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -156,54 +155,76 @@ def is_step_executing(workflow_id: str, driver: Driver) -> bool:
     return execution is not None and bool(execution.executing)
 
 
-@asynccontextmanager
-async def claim(
-    workflow_id: str, driver: Driver, *, run: bool, timeout: float | None = None
-) -> AsyncIterator[Slot]:
+def claim(workflow_id: str, driver: Driver, *, run: bool, timeout: float | None = None) -> Claim:
     """Hold the workflow's slot: runs and replays of one workflow never overlap.
 
-    Raises:
+    ``async with claim(...) as slot``. Entering raises:
         WorkflowBusy: ``run`` is true and another run is active.
         SlotTimeout: the slot stayed busy for ``timeout`` seconds.
     """
-    key = (workflow_id, id(driver))
-    slot = _SLOTS.get(key)
-    if slot is None:
-        slot = _SLOTS[key] = Slot(driver)
-    if run and slot.running:
-        raise WorkflowBusy(workflow_id)
-    slot.users += 1
-    try:
-        lock = slot.lock
-        if slot.users == 1:
-            # Nobody else holds or waits for the slot (the common case), so
-            # the acquire cannot suspend: no timer needs arming around it.
-            await lock.acquire()
-        else:
-            try:
-                # asyncio.timeout, not wait_for: wait_for wraps the acquire in
-                # a task, a trip round the event loop every time.
-                async with asyncio.timeout(timeout):
-                    await lock.acquire()
-            except TimeoutError:
-                raise SlotTimeout(workflow_id) from None
+    return Claim(workflow_id, driver, run, timeout)
+
+
+class Claim:
+    """The ``async with`` of :func:`claim` (a class: every replay and wake-up enters one,
+    and a generator-based context manager costs several calls more)."""
+
+    __slots__ = ("_driver", "_key", "_run", "_slot", "_timeout", "_workflow_id")
+
+    def __init__(self, workflow_id: str, driver: Driver, run: bool, timeout: float | None) -> None:
+        self._workflow_id = workflow_id
+        self._driver = driver
+        self._run = run
+        self._timeout = timeout
+        self._key = (workflow_id, id(driver))
+        self._slot: Slot | None = None
+
+    async def __aenter__(self) -> Slot:
+        key = self._key
+        slot = _SLOTS.get(key)
+        if slot is None:
+            slot = _SLOTS[key] = Slot(self._driver)
+        if self._run and slot.running:
+            raise WorkflowBusy(self._workflow_id)
+        slot.users += 1
         try:
-            if run:
+            if slot.users == 1:
+                # Nobody else holds or waits for the slot (the common case),
+                # so the acquire cannot suspend: no timer needs arming.
+                await slot.lock.acquire()
+            else:
+                try:
+                    # asyncio.timeout, not wait_for: wait_for wraps the
+                    # acquire in a task, a trip round the event loop.
+                    async with asyncio.timeout(self._timeout):
+                        await slot.lock.acquire()
+                except TimeoutError:
+                    raise SlotTimeout(self._workflow_id) from None
+            if self._run:
                 if slot.running:
-                    raise WorkflowBusy(workflow_id)
+                    slot.lock.release()
+                    raise WorkflowBusy(self._workflow_id)
                 slot.running = True
-            try:
-                yield slot
-            finally:
-                if run:
-                    slot.running = False
-                    slot.execution = None
-        finally:
-            slot.lock.release()
-    finally:
+        except BaseException:
+            self._leave(slot)
+            raise
+        self._slot = slot
+        return slot
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        slot = self._slot
+        assert slot is not None
+        self._slot = None
+        if self._run:
+            slot.running = False
+            slot.execution = None
+        slot.lock.release()
+        self._leave(slot)
+
+    def _leave(self, slot: Slot) -> None:
         slot.users -= 1
-        if slot.users == 0 and _SLOTS.get(key) is slot:
-            del _SLOTS[key]
+        if slot.users == 0 and _SLOTS.get(self._key) is slot:
+            del _SLOTS[self._key]
 
 
 # Recently used histories, so a wake-up or a replay does not re-read and
