@@ -114,9 +114,20 @@ class PostgresStore:
 
     @classmethod
     async def open(
-        cls, dsn: str, *, schema: str = "actorscope", min_size: int = 1, max_size: int = 8
+        cls,
+        dsn: str,
+        *,
+        schema: str = "actorscope",
+        min_size: int = 1,
+        max_size: int = 8,
+        idle_in_transaction_ms: int | None = None,
     ) -> PostgresStore:
         """Connect, create the schema if missing, and return the store.
+
+        ``idle_in_transaction_ms``: PostgreSQL ends a session of the pool that
+        sits that long inside a transaction (``idle_in_transaction_session_timeout``),
+        releasing its locks; a cluster node passes its lease, so that a node
+        paused in the middle of a fenced write cannot hold a takeover back.
 
         Raises ``psycopg.OperationalError`` (with PostgreSQL's reason) when
         the database cannot be reached.
@@ -132,8 +143,20 @@ class PostgresStore:
         # connection of the same process (the schedule store's) may then
         # block the event loop on a row lock without waiting for a COMMIT
         # that only the blocked loop could send.
+        configure = None
+        if idle_in_transaction_ms is not None:
+            setting = f"SET idle_in_transaction_session_timeout = {int(idle_in_transaction_ms)}"
+
+            async def configure(conn: AsyncConnection[Any]) -> None:
+                await conn.execute(setting)
+
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            dsn, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": True}
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            kwargs={"autocommit": True},
+            configure=configure,
         )
         await pool.open(wait=True, timeout=30)
         store = cls(pool, schema)

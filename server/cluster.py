@@ -111,7 +111,9 @@ class ClusterNode:
         self.lease_ms = lease_ms
         self.leases = LeaseTable(pg, node_id, lease_ms)
         # The schedule store's own synchronous connection (pg_schedule_store.py).
-        self.schedules = PostgresScheduleStore(dsn, pg.schema, fence=self.schedule_fence)
+        self.schedules = PostgresScheduleStore(
+            dsn, pg.schema, fence=self.schedule_fence, idle_in_transaction_ms=lease_ms
+        )
         self.store = PostgresActorStore(pg, data_dir, self.fence_of, self.schedules)
         self.forwarder = Forwarder(node_id)
         self.address = ""

@@ -93,7 +93,9 @@ class ClusterRun:
         from .cluster_token import agree_token
 
         try:
-            pg = await PostgresStore.open(config.dsn, schema=config.schema)
+            pg = await PostgresStore.open(
+                config.dsn, schema=config.schema, idle_in_transaction_ms=config.lease_ms
+            )
         except psycopg.OperationalError as exc:
             sock.close()
             # psycopg's reason names host, port, database and user, never the password.

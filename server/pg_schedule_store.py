@@ -162,10 +162,18 @@ class PostgresScheduleStore:
         conninfo: the database's connection string.
         schema: the cluster's schema (created by ``PostgresStore.open``).
         fence: the write check; ``None`` (tests of the store alone): no check.
+        idle_in_transaction_ms: as ``PostgresStore.open``'s (a cluster node's lease).
     """
 
-    def __init__(self, conninfo: str, schema: str, fence: ScheduleFence | None = None) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        schema: str,
+        fence: ScheduleFence | None = None,
+        idle_in_transaction_ms: int | None = None,
+    ) -> None:
         self._conninfo = conninfo
+        self._idle_in_transaction_ms = idle_in_transaction_ms
         self._schema = schema
         self._fence = fence
         self._sql = _Statements(schema)
@@ -191,6 +199,9 @@ class PostgresScheduleStore:
         try:
             conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
             conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+            if self._idle_in_transaction_ms is not None:
+                idle = int(self._idle_in_transaction_ms)
+                conn.execute(f"SET idle_in_transaction_session_timeout = {idle}")
             with conn.transaction():
                 # Several nodes starting at once must not race on CREATE ... IF NOT EXISTS.
                 conn.execute(

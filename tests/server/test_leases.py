@@ -7,7 +7,9 @@ A real throwaway PostgreSQL cluster (``tests/pgcluster.py``); several
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -89,9 +91,7 @@ async def test_a_takeover_waits_for_a_write_that_passed_its_fence(store: Postgre
             takeover = asyncio.create_task(b.acquire("actor-1"))
             await asyncio.sleep(0.3)
             assert not takeover.done()
-            await conn.execute(
-                "INSERT INTO actorscope.kv (ns, key, value) VALUES ('wf', 'k', 'a')"
-            )
+            await conn.execute("INSERT INTO actorscope.kv (ns, key, value) VALUES ('wf', 'k', 'a')")
             committed.set()
         lease_b = await asyncio.wait_for(takeover, 30)
     assert committed.is_set()
@@ -131,3 +131,64 @@ async def test_nodes_show_address_health_and_lease_count(store: PostgresStore) -
 def test_ttl_must_be_positive(store: PostgresStore) -> None:
     with pytest.raises(ValueError, match="positive"):
         LeaseTable(store, "n", 0)
+
+
+async def _paused_fenced_write(store: PostgresStore, table: LeaseTable, lease: Any) -> Any:
+    """A write that passed its fence and then stopped (a SIGSTOP): no COMMIT comes."""
+    fenced = asyncio.Event()
+    fence = table.fence(lease)
+
+    async def write() -> None:
+        async with store.pool.connection() as conn, conn.transaction():
+            await fence(conn)  # the share lock on the owner's lease row
+            fenced.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(write())
+    await fenced.wait()
+    return task
+
+
+async def _stop(task: Any) -> None:
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+
+
+async def test_an_owner_paused_inside_a_fenced_write_cannot_hold_a_takeover_back(
+    postgres_dsn: str,
+) -> None:
+    # Node A's store as a cluster node opens it: sessions idle in a
+    # transaction past the lease are ended by PostgreSQL, releasing the lock.
+    async with (
+        await PostgresStore.open(postgres_dsn, max_size=2, idle_in_transaction_ms=TTL_MS) as pa,
+        await PostgresStore.open(postgres_dsn, max_size=2) as pb,
+    ):
+        await LeaseTable(pa, "setup", TTL_MS).create_tables()
+        a, b = LeaseTable(pa, "node-a", TTL_MS), LeaseTable(pb, "node-b", TTL_MS)
+        lease_a = await a.acquire("actor-1")
+        assert lease_a is not None
+        paused = await _paused_fenced_write(pa, a, lease_a)
+        try:
+            await _until_expired(b, "actor-1")
+            lease_b = await asyncio.wait_for(b.acquire("actor-1"), 10)
+            assert lease_b is not None and lease_b.node_id == "node-b"
+        finally:
+            await _stop(paused)
+
+
+async def test_without_the_idle_timeout_a_paused_fenced_write_blocks_the_takeover(
+    store: PostgresStore, postgres_dsn: str
+) -> None:
+    # The control for the test above: the share lock is what a takeover waits on.
+    async with await PostgresStore.open(postgres_dsn, max_size=2) as pb:
+        a, b = LeaseTable(store, "node-a", TTL_MS), LeaseTable(pb, "node-b", TTL_MS)
+        lease_a = await a.acquire("actor-1")
+        assert lease_a is not None
+        paused = await _paused_fenced_write(store, a, lease_a)
+        try:
+            await _until_expired(b, "actor-1")
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(b.acquire("actor-1"), 3 * TTL_MS / 1000)
+        finally:
+            await _stop(paused)
