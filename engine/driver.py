@@ -48,6 +48,7 @@ __all__ = [
     "SnapshotReads",
     "check_ops",
     "consistent_reads",
+    "delete_bounds",
     "prefix_successor",
 ]
 
@@ -222,7 +223,7 @@ def check_ops(ops: Iterable[BatchOp]) -> tuple[BatchOp, ...]:
             if op.end is not None:
                 _check_bytes("end", op.end)
         elif type(op) is SetAlarm:
-            if op.at_ms is not None and (type(op.at_ms) is not int):
+            if op.at_ms is not None and type(op.at_ms) is not int:
                 raise TypeError(f"an alarm is an int (epoch ms) or None, not {op.at_ms!r}")
         elif type(op) is Linked:
             for inner in op.ops:
@@ -234,6 +235,14 @@ def check_ops(ops: Iterable[BatchOp]) -> tuple[BatchOp, ...]:
         else:
             raise TypeError(f"not a batch op: {op!r}")
     return checked
+
+
+def delete_bounds(op: DeletePrefix | DeleteRange) -> tuple[bytes, bytes | None]:
+    """The keys ``op`` removes as ``[start, end)`` (``end=None``: no upper bound)."""
+    if type(op) is DeletePrefix:
+        return op.prefix, prefix_successor(op.prefix)
+    assert type(op) is DeleteRange
+    return op.start, op.end
 
 
 def prefix_successor(prefix: bytes) -> bytes | None:

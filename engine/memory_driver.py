@@ -19,6 +19,7 @@ from .driver import (
     Set,
     SetAlarm,
     check_ops,
+    delete_bounds,
     prefix_successor,
 )
 
@@ -73,25 +74,22 @@ class MemoryDriver:
                 self._apply(op)
 
     async def set_alarm(self, at_ms: int) -> None:
-        self._alarm = int(at_ms)
+        await self.batch((SetAlarm(int(at_ms)),))
 
     async def clear_alarm(self) -> None:
-        self._alarm = None
+        await self.batch((SetAlarm(None),))
 
     async def get_alarm(self) -> int | None:
         return self._alarm
 
     def _range(self, prefix: bytes) -> tuple[int, int]:
-        keys = self._keys
-        lo = bisect.bisect_left(keys, prefix)
-        upper = prefix_successor(prefix)
-        hi = len(keys) if upper is None else bisect.bisect_left(keys, upper, lo)
-        return lo, hi
+        return self._span(prefix, prefix_successor(prefix))
 
-    def _drop(self, lo: int, hi: int) -> None:
-        for key in self._keys[lo:hi]:
-            del self._values[key]
-        del self._keys[lo:hi]
+    def _span(self, start: bytes, end: bytes | None) -> tuple[int, int]:
+        keys = self._keys
+        lo = bisect.bisect_left(keys, start)
+        hi = len(keys) if end is None else max(lo, bisect.bisect_left(keys, end, lo))
+        return lo, hi
 
     def _apply(self, op: BatchOp) -> None:
         match op:
@@ -102,12 +100,10 @@ class MemoryDriver:
             case Delete(key=key):
                 if self._values.pop(key, None) is not None:
                     del self._keys[bisect.bisect_left(self._keys, key)]
-            case DeletePrefix(prefix=prefix):
-                self._drop(*self._range(prefix))
+            case DeletePrefix() | DeleteRange():
+                lo, hi = self._span(*delete_bounds(op))
+                for key in self._keys[lo:hi]:
+                    del self._values[key]
+                del self._keys[lo:hi]
             case SetAlarm(at_ms=at_ms):
                 self._alarm = at_ms
-            case DeleteRange(start=start, end=end):
-                keys = self._keys
-                lo = bisect.bisect_left(keys, start)
-                hi = len(keys) if end is None else bisect.bisect_left(keys, end)
-                self._drop(lo, max(lo, hi))

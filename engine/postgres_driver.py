@@ -39,7 +39,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
-from psycopg import AsyncConnection, AsyncCursor, sql
+from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from .driver import (
@@ -51,6 +51,7 @@ from .driver import (
     Set,
     SetAlarm,
     check_ops,
+    delete_bounds,
     prefix_successor,
 )
 
@@ -257,10 +258,10 @@ class PostgresDriver:
         return other
 
     async def set_alarm(self, at_ms: int) -> None:
-        await self._write(self._sql.set_alarm, (self._ns, int(at_ms)))
+        await self.batch((SetAlarm(int(at_ms)),))
 
     async def clear_alarm(self) -> None:
-        await self._write(self._sql.clear_alarm, (self._ns,))
+        await self.batch((SetAlarm(None),))
 
     async def get_alarm(self) -> int | None:
         async with self._store.pool.connection() as conn:
@@ -273,12 +274,6 @@ class PostgresDriver:
 
     def __repr__(self) -> str:
         return f"<PostgresDriver {self._ns!r}>"
-
-    async def _write(self, statement: sql.Composed, params: tuple[Any, ...]) -> None:
-        async with self._store.pool.connection() as conn, conn.transaction():
-            if self._fence is not None:
-                await self._fence(conn)
-            await conn.execute(statement, params)
 
     async def _apply(self, conn: AsyncConnection[Any], ops: Sequence[BatchOp], ns: str) -> None:
         q = self._sql
@@ -296,10 +291,12 @@ class PostgresDriver:
                         await self._apply(conn, linked, other.namespace)
                     case Delete(key=key):
                         await cursor.execute(q.delete, (ns, key))
-                    case DeletePrefix(prefix=prefix):
-                        await _delete_range(cursor, q, ns, prefix, prefix_successor(prefix))
-                    case DeleteRange(start=start, end=end):
-                        await _delete_range(cursor, q, ns, start, end)
+                    case DeletePrefix() | DeleteRange():
+                        start, end = delete_bounds(op)
+                        if end is None:
+                            await cursor.execute(q.delete_open, (ns, start))
+                        else:
+                            await cursor.execute(q.delete_range, (ns, start, end))
                     case SetAlarm(at_ms=at_ms):
                         if at_ms is None:
                             await cursor.execute(q.clear_alarm, (ns,))
@@ -307,15 +304,6 @@ class PostgresDriver:
                             await cursor.execute(q.set_alarm, (ns, at_ms))
             if rows:
                 await cursor.executemany(q.set, rows)
-
-
-async def _delete_range(
-    cursor: AsyncCursor[Any], q: _Statements, ns: str, start: bytes, end: bytes | None
-) -> None:
-    if end is None:
-        await cursor.execute(q.delete_open, (ns, start))
-    else:
-        await cursor.execute(q.delete_range, (ns, start, end))
 
 
 class _SnapshotReads:

@@ -49,6 +49,7 @@ from .driver import (
     Set,
     SetAlarm,
     check_ops,
+    delete_bounds,
     prefix_successor,
 )
 
@@ -237,12 +238,10 @@ class SQLiteDriver:
         conn.execute("COMMIT")
 
     async def set_alarm(self, at_ms: int) -> None:
-        self._check_open()
-        self._conn.execute(_SET_ALARM, (self._ns, int(at_ms)))
+        await self.batch((SetAlarm(int(at_ms)),))
 
     async def clear_alarm(self) -> None:
-        self._check_open()
-        self._conn.execute(_CLEAR_ALARM, (self._ns,))
+        await self.batch((SetAlarm(None),))
 
     async def get_alarm(self) -> int | None:
         self._check_open()
@@ -301,10 +300,12 @@ class SQLiteDriver:
                     self._apply(conn, linked, other.namespace)
                 case Delete(key=key):
                     conn.execute(_DELETE, (ns, key))
-                case DeletePrefix(prefix=prefix):
-                    _delete_range(conn, ns, prefix, prefix_successor(prefix))
-                case DeleteRange(start=start, end=end):
-                    _delete_range(conn, ns, start, end)
+                case DeletePrefix() | DeleteRange():
+                    start, end = delete_bounds(op)
+                    if end is None:
+                        conn.execute(_DELETE_OPEN, (ns, start))
+                    else:
+                        conn.execute(_DELETE_RANGE, (ns, start, end))
                 case SetAlarm(at_ms=at_ms):
                     if at_ms is None:
                         conn.execute(_CLEAR_ALARM, (ns,))
@@ -312,10 +313,3 @@ class SQLiteDriver:
                         conn.execute(_SET_ALARM, (ns, at_ms))
         if rows:
             conn.executemany(_SET, rows)
-
-
-def _delete_range(conn: sqlite3.Connection, ns: str, start: bytes, end: bytes | None) -> None:
-    if end is None:
-        conn.execute(_DELETE_OPEN, (ns, start))
-    else:
-        conn.execute(_DELETE_RANGE, (ns, start, end))
