@@ -30,13 +30,12 @@ _CHECK_ID = 300
 class StateFrames:
     """One connection's ``StateResponse`` template."""
 
-    __slots__ = ("_enabled", "_head", "_prefixed", "_state", "_tail", "_valid", "_version")
+    __slots__ = ("_enabled", "_head", "_prefixed", "_state", "_tail", "_version")
 
     def __init__(self) -> None:
-        self._valid = False
         self._state: bytes | None = None
         self._enabled = False
-        self._version = 0
+        self._version = 0  # no version is 0: the first frame makes a template
         self._prefixed = False
         self._head = b""
         self._tail: bytes | None = None
@@ -44,8 +43,7 @@ class StateFrames:
     def frame(self, versions: ServerSide, rid: int, state: bytes | None, enabled: bool) -> bytes:
         """What ``versions.encode(ToClient(StateResponse(rid, state, enabled)))`` returns."""
         if not (
-            self._valid
-            and state is self._state
+            state is self._state
             and enabled is self._enabled
             and versions.version == self._version
             and versions.prefixed is self._prefixed
@@ -57,7 +55,6 @@ class StateFrames:
         return self._head + uvarint_bytes(rid) + tail
 
     def _learn(self, versions: ServerSide, state: bytes | None, enabled: bool) -> None:
-        self._valid = True
         self._state = state
         self._enabled = enabled
         self._version = versions.version

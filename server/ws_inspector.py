@@ -44,7 +44,7 @@ from typing import Any
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from actorscope.protocol.errors import DecodeError, InvalidProtocolVersion
-from actorscope.protocol.messages import Error, StateRequest, ToClient, ToServer
+from actorscope.protocol.messages import Error, ToClient, ToServer
 from actorscope.protocol.negotiation import (
     CLOSE_INVALID_PROTOCOL_VERSION,
     INVALID_PROTOCOL_VERSION,
@@ -56,7 +56,6 @@ from actorscope.protocol.versions import NEWEST_VERSION
 
 from .errors import InspectorError
 from .inspector_api import ActorDirectory, ActorInspector, CredentialClass
-from .state_frames import StateFrames
 from .uvicorn_protocols import abort_from_scope
 from .wire_values import INVALID_VALUE_CODEC, InvalidValueCodec, codec_from_query
 from .ws_direct import DirectChannel, MessageSink, attach_from_scope
@@ -206,7 +205,6 @@ class _Session:
         "_backlog",
         "_drainer",
         "_hub",
-        "_state_frames",
         "abort",
         "attach",
         "channel",
@@ -226,9 +224,8 @@ class _Session:
         value_codec: ValueCodec,
     ) -> None:
         self.endpoint = endpoint
-        self.context = RequestContext(inspector, value_codec, credential)
         self.versions = ServerSide(negotiated, endpoint.max_protocol_version)
-        self._state_frames = StateFrames()
+        self.context = RequestContext(inspector, value_codec, credential, self.versions)
         self.queue = SendQueue(
             send,
             max_frames=endpoint.send_queue_limit,
@@ -344,10 +341,6 @@ class _Session:
                 self.queue.write_now(self.versions.encode(request))
                 return
             body = request.body
-            if type(body) is StateRequest:
-                # Pure (it causes no push): nothing can have queued since the check above.
-                self.queue.write_now(self._state_frame(body))
-                return
             handler = SYNC_HANDLERS.get(type(body))
             if handler is None:
                 self._defer(request)  # an asynchronous request: answered by the drainer
@@ -358,7 +351,7 @@ class _Session:
                 reply = _failure_reply(body, exc)
             if reply is None:
                 return
-            frame = self.versions.encode(reply)
+            frame = reply if isinstance(reply, bytes) else self.versions.encode(reply)
             # A push the handler caused may have had to queue: stay behind it.
             if self.queue.can_write_now():
                 self.queue.write_now(frame)
@@ -368,18 +361,6 @@ class _Session:
             # Never let a failure escape into the transport's read callback.
             _log.exception("inspector connection failed")
             self.queue.close(1011, "inspector.internal_error")
-
-    def _state_frame(self, request: StateRequest) -> bytes:
-        """The answer ``ws_requests`` gives a ``StateRequest``, from the connection's template."""
-        context = self.context
-        try:
-            inspector = context.inspector
-            if not inspector.is_state_enabled:
-                return self._state_frames.frame(self.versions, request.id, None, False)
-            state = inspector.encoded_state(context.value_codec)
-            return self._state_frames.frame(self.versions, request.id, state, True)
-        except Exception as exc:
-            return self.versions.encode(_failure_reply(request, exc))
 
     def _defer(self, item: bytes | str | ToServer) -> None:
         if self.queue.closing:
@@ -434,7 +415,7 @@ class _Session:
             return
         body = request.body
         handler = SYNC_HANDLERS.get(type(body))
-        reply: ToClient | None
+        reply: ToClient | bytes | None
         try:
             if handler is not None:
                 reply = handler(self.context, body)
@@ -447,7 +428,7 @@ class _Session:
         except Exception as exc:
             reply = _failure_reply(body, exc)
         if reply is not None:
-            await self.queue.put(self.versions.encode(reply))
+            await self.queue.put(reply if isinstance(reply, bytes) else self.versions.encode(reply))
 
     async def _reply(self, message: ToClient) -> None:
         await self.queue.put(self.versions.encode(message))

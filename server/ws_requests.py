@@ -50,7 +50,6 @@ from actorscope.protocol.messages import (
     SchedulesRequest,
     SchedulesResponse,
     StateRequest,
-    StateResponse,
     TabConfigEntry,
     ToClient,
     TraceQueryRequest,
@@ -60,6 +59,7 @@ from actorscope.protocol.messages import (
     WorkflowReplayRequest,
     WorkflowReplayResponse,
 )
+from actorscope.protocol.negotiation import ServerSide
 from actorscope.protocol.values import ValueCodec
 
 from .errors import action_failed, invalid_request
@@ -71,6 +71,7 @@ from .inspector_api import (
     ScheduleFireInfo,
     ScheduleInfo,
 )
+from .state_frames import StateFrames
 from .wire_values import wire_history_bytes
 
 if TYPE_CHECKING:
@@ -99,19 +100,28 @@ SCHEDULE_KINDS = ("at", "cron", "every")
 
 
 class RequestContext:
-    """What every handler needs: the actor, the value codec, who is asking."""
+    """What every handler needs: the actor, the value codec, who is asking, and
+    the connection's versions (for handlers that answer with a frame)."""
 
-    __slots__ = ("credential", "inspector", "value_codec")
+    __slots__ = ("credential", "inspector", "state_frames", "value_codec", "versions")
 
     def __init__(
-        self, inspector: ActorInspector, value_codec: ValueCodec, credential: CredentialClass
+        self,
+        inspector: ActorInspector,
+        value_codec: ValueCodec,
+        credential: CredentialClass,
+        versions: ServerSide,
     ) -> None:
         self.inspector = inspector
         self.value_codec = value_codec
         self.credential = credential
+        self.versions = versions
+        self.state_frames = StateFrames()
 
 
-SyncHandler = Callable[[RequestContext, Any], ToClient | None]
+#: A synchronous handler's answer: a message, a frame already encoded for
+#: the connection (``bytes``), or ``None`` (nothing to answer).
+SyncHandler = Callable[[RequestContext, Any], ToClient | bytes | None]
 AsyncHandler = Callable[[RequestContext, Any], Awaitable[ToClient | None]]
 
 
@@ -215,12 +225,13 @@ async def build_init(context: RequestContext) -> ToClient:
 # -- requests answered from memory -------------------------------------------
 
 
-def _state(context: RequestContext, request: StateRequest) -> ToClient:
+def _state(context: RequestContext, request: StateRequest) -> bytes:
+    # The most frequent request: its frame comes from the connection's template.
     inspector = context.inspector
+    versions, frames = context.versions, context.state_frames
     if not inspector.is_state_enabled:
-        return ToClient(StateResponse(rid=request.id, state=None, is_state_enabled=False))
-    state = inspector.encoded_state(context.value_codec)
-    return ToClient(StateResponse(rid=request.id, state=state, is_state_enabled=True))
+        return frames.frame(versions, request.id, None, False)
+    return frames.frame(versions, request.id, inspector.encoded_state(context.value_codec), True)
 
 
 def _connections(context: RequestContext, request: ConnectionsRequest) -> ToClient:

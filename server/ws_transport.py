@@ -73,8 +73,7 @@ class CoalescingTransport(asyncio.Transport):
     def release(self) -> None:
         """Write what was held, now."""
         self._held = False
-        if self._pending:
-            self._flush()
+        self.flush()
 
     def flush(self) -> None:
         """Hand what is kept back to the real transport now (a response is complete)."""
