@@ -15,27 +15,20 @@ elsewhere; both keep the same promises:
   it is whole, so the head is measured twice: the request line and headers
   as the parser reports them, and the raw bytes of a head still incomplete
   after a read.
-* **A write-stall bound** (the ``_WriteStallWatch`` mixin) and writes through
-  ``CoalescingTransport``, flushed when a response completes.
+* **A write-stall bound** and writes through ``CoalescingTransport``
+  (``protocol_bounds.BoundedHttpProtocol``, shared with the h11 protocol),
+  flushed when a response completes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, cast
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .limits import Limits
-from .protocol_bounds import (
-    HEAD_TOO_LARGE_RESPONSE,
-    MAX_HEAD_BYTES,
-    HeadTimerWatch,
-    StallTimer,
-    WriteStallWatch,
-)
+from .protocol_bounds import HEAD_TOO_LARGE_RESPONSE, MAX_HEAD_BYTES, BoundedHttpProtocol
 from .ws_transport import CoalescingTransport
 
 __all__ = ["LimitedHttpToolsProtocol"]
@@ -47,32 +40,17 @@ class _HeadTooLarge(Exception):
     """Raised from a parser callback to stop parsing a head over the bound."""
 
 
-class LimitedHttpToolsProtocol(HeadTimerWatch, WriteStallWatch, HttpToolsProtocol):
+class LimitedHttpToolsProtocol(BoundedHttpProtocol, HttpToolsProtocol):
     """uvicorn's httptools protocol with head time and size bounds and a write-stall bound."""
-
-    header_timeout: float = Limits().header_timeout
-    write_stall_timeout: float = Limits().write_stall_timeout
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._upgraded = False
-        self._stall = StallTimer(self.loop, self.write_stall_timeout)
         # A request whose head has begun and not yet ended, and its size.
         self._in_head = False
         self._head_size = 0
         self._head_raw = 0
         self._began_in_read = False
         self._ended_in_read = False
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(CoalescingTransport(transport, self.loop))
-        self._watch_head()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_head_timer()
-        self._stall.resumed()
-        super().connection_lost(exc)
 
     # -- reading -------------------------------------------------------------------
 
@@ -152,9 +130,7 @@ class LimitedHttpToolsProtocol(HeadTimerWatch, WriteStallWatch, HttpToolsProtoco
         self._watch_head()
 
     def handle_websocket_upgrade(self) -> None:
-        # From here on the WebSocket protocol owns the transport.
-        self._upgraded = True
-        self._stop_head_timer()
+        self._upgrading()
         super().handle_websocket_upgrade()
 
     # -- the head timer --------------------------------------------------------------

@@ -5,13 +5,18 @@ Shared by ``uvicorn_protocols`` (h11 and WebSocket) and ``httptools_protocol``.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
+from typing import Any, cast
+
+from .limits import Limits
+from .ws_transport import CoalescingTransport
 
 __all__ = [
     "HEAD_TOO_LARGE_RESPONSE",
     "MAX_HEAD_BYTES",
-    "HeadTimerWatch",
+    "BoundedHttpProtocol",
     "StallTimer",
     "WriteStallWatch",
 ]
@@ -72,22 +77,47 @@ class WriteStallWatch(asyncio.Protocol):
         super().resume_writing()
 
 
-class HeadTimerWatch:
-    """Mixin for the HTTP protocols: a bounded time to receive a complete request head.
+class BoundedHttpProtocol(WriteStallWatch, abc.ABC):
+    """Mixin for uvicorn's HTTP protocols (h11 and httptools): what both bound alike.
 
-    The protocol says when it waits for a head (``_waiting_for_head``) and
-    calls ``_watch_head`` after each read and response; the timer is armed
-    once per head, not per chunk, so a peer trickling a byte at a time gets
-    the same bounded time as one sending none.
+    * Writes go through ``CoalescingTransport``: a response's head and body,
+      written one after the other, leave in one send.
+    * A write pause longer than ``write_stall_timeout`` aborts (``WriteStallWatch``).
+    * A request head must be complete within ``header_timeout``. The protocol
+      says when it waits for a head (``_waiting_for_head``) and calls
+      ``_watch_head`` after each read and response; the timer is armed once
+      per head, not per chunk, so a peer trickling a byte at a time gets the
+      same bounded time as one sending none.
     """
 
-    header_timeout: float
+    header_timeout: float = Limits().header_timeout
+    write_stall_timeout: float = Limits().write_stall_timeout
     loop: asyncio.AbstractEventLoop
-    transport: asyncio.Transport
     _head_timer: asyncio.TimerHandle | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: True once a WebSocket protocol owns the transport.
+        self._upgraded = False
+        self._stall = StallTimer(self.loop, self.write_stall_timeout)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(CoalescingTransport(cast(asyncio.Transport, transport), self.loop))
+        self._watch_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        self._stall.resumed()
+        super().connection_lost(exc)
+
+    def _upgrading(self) -> None:
+        """From here on the WebSocket protocol owns the transport."""
+        self._upgraded = True
+        self._stop_head_timer()
+
+    @abc.abstractmethod
     def _waiting_for_head(self) -> bool:
-        raise NotImplementedError
+        """Whether the connection waits for (the rest of) a request head now."""
 
     def _watch_head(self) -> None:
         if not self._waiting_for_head():

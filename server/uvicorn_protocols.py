@@ -60,7 +60,7 @@ from .limits import Limits
 from .protocol_bounds import (
     HEAD_TOO_LARGE_RESPONSE,
     MAX_HEAD_BYTES,
-    HeadTimerWatch,
+    BoundedHttpProtocol,
     StallTimer,
     WriteStallWatch,
 )
@@ -89,24 +89,8 @@ def abort_from_scope(scope: Mapping[str, Any]) -> Callable[[], None] | None:
     return abort if callable(abort) else None
 
 
-class LimitedH11Protocol(HeadTimerWatch, WriteStallWatch, H11Protocol):
+class LimitedH11Protocol(BoundedHttpProtocol, H11Protocol):
     """uvicorn's h11 protocol with request-head time and size bounds and a write-stall bound."""
-
-    header_timeout: float = Limits().header_timeout
-    write_stall_timeout: float = Limits().write_stall_timeout
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._upgraded = False
-        self._stall = StallTimer(self.loop, self.write_stall_timeout)
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        # A response's head and body are written one after the other in one
-        # loop step: through CoalescingTransport they leave in one send (one
-        # system call and one wake-up of the peer instead of two).
-        super().connection_made(CoalescingTransport(transport, self.loop))
-        self._watch_head()
 
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is h11.IDLE and not self._upgraded and self._head_too_large(data):
@@ -134,15 +118,8 @@ class LimitedH11Protocol(HeadTimerWatch, WriteStallWatch, H11Protocol):
         super().on_response_complete()
         self._watch_head()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_head_timer()
-        self._stall.resumed()
-        super().connection_lost(exc)
-
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
-        # From here on the WebSocket protocol owns the transport.
-        self._upgraded = True
-        self._stop_head_timer()
+        self._upgrading()
         super().handle_websocket_upgrade(event)
 
     def _waiting_for_head(self) -> bool:
