@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -133,26 +132,34 @@ def test_ttl_must_be_positive(store: PostgresStore) -> None:
         LeaseTable(store, "n", 0)
 
 
-async def _paused_fenced_write(store: PostgresStore, table: LeaseTable, lease: Any) -> Any:
-    """A write that passed its fence and then stopped (a SIGSTOP): no COMMIT comes."""
+@contextlib.asynccontextmanager
+async def _owner_paused_in_a_fenced_write(
+    owner_store: PostgresStore, other_store: PostgresStore
+) -> AsyncIterator[LeaseTable]:
+    """Node A owns actor-1 and stopped (a SIGSTOP) inside a write that passed
+    its fence, holding the share lock on its lease row; the lease has since
+    expired. Yields node B's table, on its own store."""
+    a, b = LeaseTable(owner_store, "node-a", TTL_MS), LeaseTable(other_store, "node-b", TTL_MS)
+    lease_a = await a.acquire("actor-1")
+    assert lease_a is not None
+    fence = a.fence(lease_a)
     fenced = asyncio.Event()
-    fence = table.fence(lease)
 
     async def write() -> None:
-        async with store.pool.connection() as conn, conn.transaction():
-            await fence(conn)  # the share lock on the owner's lease row
+        async with owner_store.pool.connection() as conn, conn.transaction():
+            await fence(conn)
             fenced.set()
-            await asyncio.sleep(60)
+            await asyncio.sleep(60)  # no COMMIT comes
 
     task = asyncio.create_task(write())
-    await fenced.wait()
-    return task
-
-
-async def _stop(task: Any) -> None:
-    task.cancel()
-    with contextlib.suppress(BaseException):
-        await task
+    try:
+        await fenced.wait()
+        await _until_expired(b, "actor-1")
+        yield b
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
 
 async def test_an_owner_paused_inside_a_fenced_write_cannot_hold_a_takeover_back(
@@ -165,30 +172,18 @@ async def test_an_owner_paused_inside_a_fenced_write_cannot_hold_a_takeover_back
         await PostgresStore.open(postgres_dsn, max_size=2) as pb,
     ):
         await LeaseTable(pa, "setup", TTL_MS).create_tables()
-        a, b = LeaseTable(pa, "node-a", TTL_MS), LeaseTable(pb, "node-b", TTL_MS)
-        lease_a = await a.acquire("actor-1")
-        assert lease_a is not None
-        paused = await _paused_fenced_write(pa, a, lease_a)
-        try:
-            await _until_expired(b, "actor-1")
+        async with _owner_paused_in_a_fenced_write(pa, pb) as b:
             lease_b = await asyncio.wait_for(b.acquire("actor-1"), 10)
             assert lease_b is not None and lease_b.node_id == "node-b"
-        finally:
-            await _stop(paused)
 
 
 async def test_without_the_idle_timeout_a_paused_fenced_write_blocks_the_takeover(
     store: PostgresStore, postgres_dsn: str
 ) -> None:
     # The control for the test above: the share lock is what a takeover waits on.
-    async with await PostgresStore.open(postgres_dsn, max_size=2) as pb:
-        a, b = LeaseTable(store, "node-a", TTL_MS), LeaseTable(pb, "node-b", TTL_MS)
-        lease_a = await a.acquire("actor-1")
-        assert lease_a is not None
-        paused = await _paused_fenced_write(store, a, lease_a)
-        try:
-            await _until_expired(b, "actor-1")
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(b.acquire("actor-1"), 3 * TTL_MS / 1000)
-        finally:
-            await _stop(paused)
+    async with (
+        await PostgresStore.open(postgres_dsn, max_size=2) as pb,
+        _owner_paused_in_a_fenced_write(store, pb) as b,
+    ):
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(b.acquire("actor-1"), 3 * TTL_MS / 1000)
