@@ -36,6 +36,7 @@ from websockets.exceptions import InvalidState
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request
 
+from .ws_frames import DirectFrames, binary_frame
 from .ws_transport import CoalescingTransport, CoalescingWebSocketProtocol
 
 __all__ = [
@@ -99,6 +100,9 @@ class DirectWebSocketProtocol(CoalescingWebSocketProtocol):
         super().__init__(*args, **kwargs)
         self._sink: MessageSink | None = None
         self.sink_paused_reading = False
+        # Set on attach: reads and writes whole binary frames past
+        # websockets' generators while its state allows (ws_frames.py).
+        self.direct_frames: DirectFrames | None = None
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
@@ -125,6 +129,7 @@ class DirectWebSocketProtocol(CoalescingWebSocketProtocol):
         for message in others:
             self.queue.put_nowait(message)
         self._sink = sink
+        self.direct_frames = DirectFrames.for_connection(self.conn, self.message_limit)
         if self.read_paused:
             # uvicorn paused reading for the messages it queued; they are taken.
             self.read_paused = False
@@ -145,6 +150,11 @@ class DirectWebSocketProtocol(CoalescingWebSocketProtocol):
         transport = cast(CoalescingTransport, self.transport)
         transport.hold()
         try:
+            frames = self.direct_frames
+            if frames is not None and not self.close_sent:
+                data = frames.receive(data, sink.message_received)
+                if not data:
+                    return
             conn.receive_data(data)
             if conn.parser_exc is not None:
                 self.handle_parser_exception()
@@ -239,6 +249,10 @@ class _Channel:
         protocol = self._protocol
         if protocol.close_sent or protocol.disconnected:
             return False
+        frames = protocol.direct_frames
+        if frames is not None and frames.can_send():
+            protocol.transport.write(binary_frame(data))
+            return True
         try:
             protocol.conn.send_binary(data)
         except InvalidState:

@@ -177,6 +177,30 @@ async def test_asynchronous_requests_keep_their_place_among_synchronous_ones(
         peer.close()
 
 
+async def test_frames_cut_anywhere_across_reads_are_all_answered_in_order(
+    server: RunningServer, demo_ids: dict[str, str]
+) -> None:
+    # Whole frames in one read are taken past websockets' parser
+    # (ws_frames.py); a read that ends mid-frame leaves websockets waiting
+    # inside it, and the next read must go to websockets, not be taken as a
+    # new frame (test_ws_frames.py tests that with bytes that look like one).
+    peer = RawPeer(server, f"/gateway/{demo_ids['counter']}/inspector/connect")
+    try:
+        await peer.send_all(peer.handshake_bytes())
+        (init,) = _bodies(await peer.read_frames(1))
+        assert isinstance(init, Init)
+        frame_size = len(RawPeer.frame(_state_request(1)))
+        for cut in range(1, frame_size):  # every offset inside the first frame
+            rids = [2 * cut, 2 * cut + 1]
+            pair = b"".join(RawPeer.frame(_state_request(rid)) for rid in rids)
+            await peer.send_all(pair[:cut])
+            await asyncio.sleep(0.02)  # lands as its own read
+            await peer.send_all(pair[cut:])
+            assert [b.rid for b in _bodies(await peer.read_frames(2))] == rids
+    finally:
+        peer.close()
+
+
 def _big_state_registry() -> Registry:
     def bump(ctx: ActorContext) -> int:
         ctx.state["n"] += 1
