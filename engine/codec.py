@@ -23,6 +23,7 @@ too (ARCHITECTURE.md: "User values ... are stored MessagePack-encoded").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
@@ -67,8 +68,10 @@ __all__ = [
     "QUEUE",
     "VERSION",
     "WORKFLOW",
+    "decode_entries",
     "decode_entry",
     "decode_meta",
+    "decode_metas",
     "decode_record",
     "decode_value",
     "delete_from",
@@ -211,7 +214,21 @@ def encode_entry(entry: Entry) -> bytes:
 
 
 def decode_entry(data: bytes, seq: int) -> Entry:
-    entry_id, location, kind = msgpack.unpackb(data, raw=False, use_list=True)
+    return _entry_of(msgpack.unpackb(data, raw=False), seq)
+
+
+def decode_entries(rows: Sequence[tuple[bytes, bytes]]) -> list[Entry]:
+    """The entries of ``e/`` rows (key, value): ``decode_entry`` of each, in one pass."""
+    width = len(ENTRY)
+    unpackb = msgpack.unpackb
+    return [_entry_of(unpackb(value, raw=False), int(key[width:])) for key, value in rows]
+
+
+def _entry_of(item: list[Any], seq: int) -> Entry:
+    entry_id, location, kind = item
+    if kind[0] == 0 and len(location) == 1 and type(location[0]) is int:
+        # A top-level step, nearly every entry of a long history: no calls.
+        return Entry(entry_id, (location[0],), StepKind(kind[1], kind[2]), seq)
     return Entry(entry_id, _decode_location(location), _decode_kind(kind), seq)
 
 
@@ -236,8 +253,15 @@ def encode_meta(meta: EntryMetadata) -> bytes:
 
 
 def decode_meta(data: bytes) -> EntryMetadata:
-    m = msgpack.unpackb(data, raw=False)
-    return EntryMetadata(_STATUSES[m[0]], m[1], m[2], m[3], m[4], m[5], m[6], m[7])
+    return decode_metas((data,))[0]
+
+
+def decode_metas(values: Sequence[bytes]) -> list[EntryMetadata]:
+    """``decode_meta`` of each value, in one pass."""
+    unpackb, statuses, make = msgpack.unpackb, _STATUSES, EntryMetadata._make
+    return [
+        make((statuses[m[0]], *m[1:8])) for m in (unpackb(value, raw=False) for value in values)
+    ]
 
 
 def encode_record(record: WorkflowRecord) -> bytes:

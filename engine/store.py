@@ -109,8 +109,9 @@ class HistoryStore:
         # driver without snapshots), the store holds an older token than its
         # content and is reloaded, never reused as current (``refresh``).
         self.version = await reads.get(codec.VERSION)
-        for _key, value in await reads.list(codec.NAME):
-            self._add_name(value.decode())
+        self.names = [value.decode() for _key, value in await reads.list(codec.NAME)]
+        # As ``_add_name`` of each in turn (a later duplicate wins).
+        self.name_ids = {name: index for index, name in enumerate(self.names)}
         rows = await reads.list(codec.ENTRY)
         meta_rows = await reads.list(codec.META)
         # Entries and metadata are written together, so the two sorted lists
@@ -120,29 +121,24 @@ class HistoryStore:
             e[0][width:] == m[0][meta_width:] for e, m in zip(rows, meta_rows, strict=True)
         )
         if paired:
-            raw_metas: list[bytes | None] = [value for _key, value in meta_rows]
+            raw_metas = [value for _key, value in meta_rows]
         else:
             by_number = {key[meta_width:]: value for key, value in meta_rows}
-            raw_metas = [by_number.get(key[width:]) for key, _value in rows]
-        decode_entry, decode_meta = codec.decode_entry, codec.decode_meta
+            missing = codec.encode_meta(EntryMetadata())
+            raw_metas = [by_number.get(key[width:], missing) for key, _value in rows]
         # Decoding allocates several objects per entry and creates no
         # reference cycles; with the cyclic collector on, a long history
-        # triggers repeated scans of the whole (growing) heap. The loop does
-        # not await, so no other task runs while the collector is paused.
+        # triggers repeated scans of the whole (growing) heap. Nothing here
+        # awaits, so no other task runs while the collector is paused.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for (key, value), raw_meta in zip(rows, raw_metas, strict=True):
-                entry = decode_entry(value, int(key[width:]))
-                if raw_meta is None:
-                    meta = EntryMetadata()
-                    raw_meta = codec.encode_meta(meta)
-                else:
-                    meta = decode_meta(raw_meta)
-                self._index(entry, value, meta, raw_meta)
+            self._index_loaded(codec.decode_entries(rows), codec.decode_metas(raw_metas))
         finally:
             if collecting:
                 gc.enable()
+        self.entry_raw = [value for _key, value in rows]
+        self.meta_raw = raw_metas
         record = await reads.get(codec.WORKFLOW)
         if record is not None:
             self.record = codec.decode_record(record)
@@ -189,6 +185,23 @@ class HistoryStore:
         self.names.append(name)
         self.name_ids[name] = index
         return index
+
+    def _index_loaded(self, entries: list[Entry], metas: list[EntryMetadata]) -> None:
+        # What ``_index`` of each in turn builds, a whole index at a time
+        # (a later duplicate id or location wins there too).
+        ids = [entry.id for entry in entries]
+        self.entries = entries
+        self.pos = {entry_id: i for i, entry_id in enumerate(ids)}
+        self.meta = dict(zip(ids, metas, strict=True))
+        self.by_location = {entry.location: entry.id for entry in entries}
+        children = self.children = {}
+        for entry in entries:
+            parent = entry.location[:-1]
+            siblings = children.get(parent)
+            if siblings is None:
+                children[parent] = [entry.id]
+            else:
+                siblings.append(entry.id)
 
     def _index(self, entry: Entry, raw: bytes, meta: EntryMetadata, raw_meta: bytes) -> None:
         self.pos[entry.id] = len(self.entries)
