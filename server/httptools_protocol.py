@@ -59,9 +59,12 @@ class LimitedHttpToolsProtocol(BoundedHttpProtocol, HttpToolsProtocol):
         self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
+        except httptools.HttpParserUpgrade as upgrade:
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
+                # httptools says where in this read the upgraded stream begins.
+                start = upgrade.args[0] if upgrade.args else len(data)
+                self._pass_on(data[start:])
             else:
                 self._unsupported_upgrade_warning()
             return

@@ -115,6 +115,17 @@ class BoundedHttpProtocol(WriteStallWatch, abc.ABC):
         self._upgraded = True
         self._stop_head_timer()
 
+    def _pass_on(self, early: bytes) -> None:
+        """Give the WebSocket protocol the bytes its upgrade request arrived with.
+
+        uvicorn hands the new protocol the request head alone, so frames a
+        client sent in the same packet as its handshake were lost, while the
+        same frames one packet later are read (and queued until the app
+        accepts). Now both are read alike.
+        """
+        if early and self._upgraded and not self.transport.is_closing():
+            cast(asyncio.Protocol, self.transport.get_protocol()).data_received(early)
+
     @abc.abstractmethod
     def _waiting_for_head(self) -> bool:
         """Whether the connection waits for (the rest of) a request head now."""

@@ -121,6 +121,8 @@ class LimitedH11Protocol(BoundedHttpProtocol, H11Protocol):
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
         self._upgrading()
         super().handle_websocket_upgrade(event)
+        # What h11 read past the request head is the upgraded stream.
+        self._pass_on(bytes(self.conn.trailing_data[0]))
 
     def _waiting_for_head(self) -> bool:
         return (

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import cbor2
+import pytest
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
@@ -173,6 +174,27 @@ async def test_asynchronous_requests_keep_their_place_among_synchronous_ones(
         # Each push comes before the answer that follows its patch.
         kinds = [type(b).__name__ for b in bodies]
         assert kinds == ["StateUpdated", "StateResponse"] * 5
+    finally:
+        peer.close()
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+async def test_frames_sent_with_the_handshake_are_answered(
+    server_factory: Any, parser: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client that sends its first requests in the same packet as the
+    # upgrade request: uvicorn gave the WebSocket protocol only the request
+    # head, and those requests were never answered.
+    monkeypatch.setenv("ACTORSCOPE_HTTP_PARSER", parser)
+    server: RunningServer = await server_factory()
+    actor = next(a.actor_id for a in server.directory.actors() if a.record.name == "counter")
+    peer = RawPeer(server, f"/gateway/{actor}/inspector/connect")
+    try:
+        frames = b"".join(RawPeer.frame(_state_request(rid)) for rid in (1, 2, 3))
+        await peer.send_all(peer.handshake_bytes() + frames)
+        bodies = _bodies(await peer.read_frames(4))
+        assert isinstance(bodies[0], Init)
+        assert [b.rid for b in bodies[1:]] == [1, 2, 3]
     finally:
         peer.close()
 
