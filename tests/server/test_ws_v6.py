@@ -4,15 +4,11 @@ Negotiation as §9.2 parses it, embedded mode starting at v4, the capped
 server, ``tabConfig``, ``Init.schedules``, the schedule requests, the
 ``SchedulesUpdated`` push (never below v6) and histories without version-check
 entries for peers at v4 and below. The server and the fake façade come from
-``test_ws_endpoint``.
+``ws_endpoint_fakes``.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import msgpack
@@ -47,28 +43,16 @@ from actorscope.server.inspector_api import (
     StateChanged,
 )
 
-
-def _load_endpoint_fakes() -> ModuleType:
-    # pytest runs with --import-mode=importlib, so sibling test modules are
-    # not importable by name; load the one that holds the fake façade.
-    path = Path(__file__).with_name("test_ws_endpoint.py")
-    spec = importlib.util.spec_from_file_location("_ws_endpoint_fakes", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # attrs and typing resolve names through it
-    spec.loader.exec_module(module)
-    return module
-
-
-_fakes = _load_endpoint_fakes()
-ClosedWith = _fakes.ClosedWith
-FakeActor = _fakes.FakeActor
-FakeSnapshot = _fakes.FakeSnapshot
-Server = _fakes.Server
-recv = _fakes.recv
-recv_msg = _fakes.recv_msg
-serve = _fakes.serve
-ws = _fakes.ws
+from .ws_endpoint_fakes import (
+    ClosedWith,
+    FakeActor,
+    FakeSnapshot,
+    Server,
+    recv,
+    recv_msg,
+    serve,
+    ws,
+)
 
 TICK = ScheduleInfo(
     id="tick",
