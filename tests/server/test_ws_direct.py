@@ -102,7 +102,16 @@ class RawPeer:
             elif isinstance(event, Frame) and event.opcode is Opcode.BINARY:
                 self.frames.append(bytes(event.data))
 
-    def close(self) -> None:
+    async def attach(self) -> None:
+        """Send the handshake and read the endpoint's ``Init``."""
+        await self.send_all(self.handshake_bytes())
+        (init,) = _bodies(await self.read_frames(1))
+        assert isinstance(init, Init)
+
+    def __enter__(self) -> RawPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.sock.close()
 
 
@@ -131,8 +140,7 @@ async def test_requests_that_arrive_before_init_is_sent_are_answered_after_it_in
         return await queue_status(limit)
 
     actor.queue_status = held_queue_status  # type: ignore[method-assign]
-    peer = RawPeer(server, f"/gateway/{demo_ids['counter']}/inspector/connect")
-    try:
+    with RawPeer(server, f"/gateway/{demo_ids['counter']}/inspector/connect") as peer:
         await peer.send_all(peer.handshake_bytes())
         await peer.wait_open()
         early = b"".join(RawPeer.frame(_state_request(rid)) for rid in range(50))
@@ -145,8 +153,6 @@ async def test_requests_that_arrive_before_init_is_sent_are_answered_after_it_in
         await peer.send_all(b"".join(RawPeer.frame(_state_request(rid)) for rid in range(50, 60)))
         later = _bodies(await peer.read_frames(10))
         assert [b.rid for b in later] == list(range(50, 60))
-    finally:
-        peer.close()
 
 
 async def test_asynchronous_requests_keep_their_place_among_synchronous_ones(
@@ -154,11 +160,8 @@ async def test_asynchronous_requests_keep_their_place_among_synchronous_ones(
 ) -> None:
     # A patch is answered by the actor (asynchronously); a StateRequest sent
     # right behind it in the same packet must see the patch.
-    peer = RawPeer(server, f"/gateway/{demo_ids['counter']}/inspector/connect")
-    try:
-        await peer.send_all(peer.handshake_bytes())
-        (init,) = _bodies(await peer.read_frames(1))
-        assert isinstance(init, Init)
+    with RawPeer(server, f"/gateway/{demo_ids['counter']}/inspector/connect") as peer:
+        await peer.attach()
         requests = []
         for n in range(1, 6):
             patch = PatchStateRequest(state=cbor2.dumps({"count": n * 100}))
@@ -174,8 +177,6 @@ async def test_asynchronous_requests_keep_their_place_among_synchronous_ones(
         # Each push comes before the answer that follows its patch.
         kinds = [type(b).__name__ for b in bodies]
         assert kinds == ["StateUpdated", "StateResponse"] * 5
-    finally:
-        peer.close()
 
 
 @pytest.mark.parametrize("parser", ["httptools", "h11"])
@@ -188,15 +189,12 @@ async def test_frames_sent_with_the_handshake_are_answered(
     monkeypatch.setenv("ACTORSCOPE_HTTP_PARSER", parser)
     server: RunningServer = await server_factory()
     actor = next(a.actor_id for a in server.directory.actors() if a.record.name == "counter")
-    peer = RawPeer(server, f"/gateway/{actor}/inspector/connect")
-    try:
+    with RawPeer(server, f"/gateway/{actor}/inspector/connect") as peer:
         frames = b"".join(RawPeer.frame(_state_request(rid)) for rid in (1, 2, 3))
         await peer.send_all(peer.handshake_bytes() + frames)
         bodies = _bodies(await peer.read_frames(4))
         assert isinstance(bodies[0], Init)
         assert [b.rid for b in bodies[1:]] == [1, 2, 3]
-    finally:
-        peer.close()
 
 
 async def test_frames_cut_anywhere_across_reads_are_all_answered_in_order(
@@ -206,11 +204,8 @@ async def test_frames_cut_anywhere_across_reads_are_all_answered_in_order(
     # (ws_frames.py); a read that ends mid-frame leaves websockets waiting
     # inside it, and the next read must go to websockets, not be taken as a
     # new frame (test_ws_frames.py tests that with bytes that look like one).
-    peer = RawPeer(server, f"/gateway/{demo_ids['counter']}/inspector/connect")
-    try:
-        await peer.send_all(peer.handshake_bytes())
-        (init,) = _bodies(await peer.read_frames(1))
-        assert isinstance(init, Init)
+    with RawPeer(server, f"/gateway/{demo_ids['counter']}/inspector/connect") as peer:
+        await peer.attach()
         frame_size = len(RawPeer.frame(_state_request(1)))
         for cut in range(1, frame_size):  # every offset inside the first frame
             rids = [2 * cut, 2 * cut + 1]
@@ -219,8 +214,6 @@ async def test_frames_cut_anywhere_across_reads_are_all_answered_in_order(
             await asyncio.sleep(0.02)  # lands as its own read
             await peer.send_all(pair[cut:])
             assert [b.rid for b in _bodies(await peer.read_frames(2))] == rids
-    finally:
-        peer.close()
 
 
 def _big_state_registry() -> Registry:
@@ -236,11 +229,9 @@ async def test_a_peer_that_asks_without_reading_is_throttled_and_loses_nothing(
 ) -> None:
     srv: RunningServer = await server_factory(registry=_big_state_registry())
     actor_id = srv.directory.actors()[0].actor_id
-    peer = RawPeer(srv, f"/gateway/{actor_id}/inspector/connect", buffers=8192)
     loop = asyncio.get_running_loop()
-    try:
-        await peer.send_all(peer.handshake_bytes())
-        await peer.read_frames(1)  # Init
+    with RawPeer(srv, f"/gateway/{actor_id}/inspector/connect", buffers=8192) as peer:
+        await peer.attach()
         # Each ~4 KiB answer costs the peer ~10 bytes to ask for. Ask without
         # reading until the server stops taking requests: its answers fill
         # the socket buffers, then it stops reading, then TCP pushes back.
@@ -286,5 +277,3 @@ async def test_a_peer_that_asks_without_reading_is_throttled_and_loses_nothing(
             bodies = _bodies(await peer.read_frames(sent))
         assert [b.rid for b in bodies] == list(range(sent))
         assert all(len(b.state) > 4096 for b in bodies)
-    finally:
-        peer.close()
