@@ -188,7 +188,8 @@ class HistoryStore:
 
     def _index_loaded(self, entries: list[Entry], metas: list[EntryMetadata]) -> None:
         # What ``_index`` of each in turn builds, a whole index at a time
-        # (a later duplicate id or location wins there too).
+        # (a later duplicate id or location wins there too); a load, and a
+        # rewind that keeps less than it drops, index this way.
         ids = [entry.id for entry in entries]
         self.entries = entries
         self.pos = {entry_id: i for i, entry_id in enumerate(ids)}
@@ -359,13 +360,7 @@ class HistoryStore:
         del self.meta_raw[cut:]
         if len(dropped) > cut:
             kept = self.entries[:cut]
-            self.entries = kept
-            self.pos = {e.id: i for i, e in enumerate(kept)}
-            self.by_location = {e.location: e.id for e in kept}
-            self.meta = {e.id: self.meta[e.id] for e in kept}
-            self.children = {}
-            for e in kept:
-                self.children.setdefault(_parent(e.location), []).append(e.id)
+            self._index_loaded(kept, [self.meta[e.id] for e in kept])
             return dropped
         del self.entries[cut:]
         # Per parent, the dropped entries are the newest children, so popping
