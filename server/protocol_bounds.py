@@ -123,7 +123,7 @@ class BoundedHttpProtocol(WriteStallWatch, abc.ABC):
         same frames one packet later are read (and queued until the app
         accepts). Now both are read alike.
         """
-        if early and self._upgraded and not self.transport.is_closing():
+        if early and not self.transport.is_closing():
             cast(asyncio.Protocol, self.transport.get_protocol()).data_received(early)
 
     @abc.abstractmethod

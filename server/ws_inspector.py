@@ -351,7 +351,7 @@ class _Session:
                 reply = _failure_reply(body, exc)
             if reply is None:
                 return
-            frame = reply if isinstance(reply, bytes) else self.versions.encode(reply)
+            frame = self._frame_of(reply)
             # A push the handler caused may have had to queue: stay behind it.
             if self.queue.can_write_now():
                 self.queue.write_now(frame)
@@ -428,7 +428,11 @@ class _Session:
         except Exception as exc:
             reply = _failure_reply(body, exc)
         if reply is not None:
-            await self.queue.put(reply if isinstance(reply, bytes) else self.versions.encode(reply))
+            await self.queue.put(self._frame_of(reply))
+
+    def _frame_of(self, reply: ToClient | bytes) -> bytes:
+        # A handler answers with a message, or with the frame itself (StateFrames).
+        return reply if isinstance(reply, bytes) else self.versions.encode(reply)
 
     async def _reply(self, message: ToClient) -> None:
         await self.queue.put(self.versions.encode(message))
